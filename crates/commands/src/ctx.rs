@@ -1,0 +1,106 @@
+//! The context a command runs in on its shard: the keyspace, the client's database and protocol,
+//! the command's clock and the reply being built.
+
+use shoal_data::{Db, Entry, Keyspace};
+use shoal_protocol::{Protocol, Reply};
+
+/// Error replies worded exactly as Redis 7 words them.
+pub mod err {
+    pub const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+    pub const NOT_INTEGER: &str = "ERR value is not an integer or out of range";
+    pub const NOT_FLOAT: &str = "ERR value is not a valid float";
+    pub const SYNTAX: &str = "ERR syntax error";
+    pub const NO_SUCH_KEY: &str = "ERR no such key";
+    pub const SAME_OBJECT: &str = "ERR source and destination objects are the same";
+    pub const DB_RANGE: &str = "ERR DB index is out of range";
+    pub const OVERFLOW: &str = "ERR increment or decrement would overflow";
+    pub const STRING_TOO_LONG: &str =
+        "ERR string exceeds maximum allowed size (proto-max-bulk-len)";
+    pub const OFFSET_RANGE: &str = "ERR offset is out of range";
+
+    /// `ERR wrong number of arguments for '<name>' command`.
+    pub fn arity(name: &str) -> String {
+        format!("ERR wrong number of arguments for '{name}' command")
+    }
+    /// `ERR invalid expire time in '<name>' command`.
+    pub fn expire_time(name: &str) -> String {
+        format!("ERR invalid expire time in '{name}' command")
+    }
+}
+
+/// Settings a command may consult; a snapshot of the server configuration.
+#[derive(Clone, Debug)]
+pub struct ShardSettings {
+    /// proto-max-bulk-len: the largest string a command may build.
+    pub proto_max_bulk_len: i64,
+    /// Whether maxmemory-policy is an LFU policy (OBJECT FREQ vs IDLETIME).
+    pub lfu_policy: bool,
+}
+
+impl Default for ShardSettings {
+    fn default() -> Self {
+        ShardSettings {
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            lfu_policy: false,
+        }
+    }
+}
+
+/// One command's execution context on the shard that owns its keys.
+pub struct Ctx<'a> {
+    /// This shard's keyspace (all databases).
+    pub keyspace: &'a mut Keyspace,
+    /// The client's selected database.
+    pub db: usize,
+    /// The command's clock (unix ms); one snapshot per batch, as Redis takes one per command.
+    pub now_ms: i64,
+    /// The reply being built.
+    pub reply: Reply<'a>,
+    /// Configuration snapshot.
+    pub settings: &'a ShardSettings,
+    /// CLIENT NO-TOUCH: reads do not update access times.
+    pub no_touch: bool,
+    /// Count of writes (Redis's `dirty`), for INFO and, later, the journal.
+    pub dirty: &'a mut u64,
+}
+
+impl<'a> Ctx<'a> {
+    /// The client's database.
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        self.keyspace.db(self.db)
+    }
+
+    /// Looks up a live key for reading; updates its access time unless NO-TOUCH.
+    #[inline]
+    pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        let touch = !self.no_touch;
+        let db = self.keyspace.db(self.db);
+        let e = db.get_mut(key, now)?;
+        if touch {
+            e.access = (now / 1000) as u32;
+        }
+        Some(e)
+    }
+
+    /// Looks up a live key for writing (always updates the access time).
+    #[inline]
+    pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let now = self.now_ms;
+        let e = self.keyspace.db(self.db).get_mut(key, now)?;
+        e.access = (now / 1000) as u32;
+        Some(e)
+    }
+
+    /// The protocol of the client.
+    pub fn protocol(&self) -> Protocol {
+        self.reply.protocol()
+    }
+
+    /// Records one write.
+    #[inline]
+    pub fn dirty(&mut self, n: u64) {
+        *self.dirty += n;
+    }
+}

@@ -1,0 +1,17 @@
+//! Shoal's commands: the declarative command table and the command families.
+//!
+//! A keyed command is a pure operation on one shard's keyspace (`fn(&mut Ctx, Args)`) plus its
+//! table row; routing, batching, cross-shard atomicity and reply ordering belong to the runtime.
+//! Commands that need the runtime (connections, all-shard operations, server state) are named in
+//! the table with a [`RuntimeCmd`] the runtime implements.
+
+pub mod ctx;
+pub mod generic;
+pub mod registry;
+pub mod spec;
+pub mod string;
+pub mod table;
+
+pub use ctx::{err, Ctx, ShardSettings};
+pub use registry::{Command, CommandTable, Cross, Handler, Lookup, RuntimeCmd};
+pub use spec::CommandSpec;

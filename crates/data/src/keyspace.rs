@@ -1,0 +1,349 @@
+//! A shard's keyspace: for every database, one hash table per owned hash slot.
+//!
+//! Per-slot tables keep every table small, so growth never stalls a shard for long, and they make
+//! slot-level work (SCAN cursors, COUNTKEYSINSLOT, migration, per-slot snapshots) direct.
+//! Expiry is stored in the entry; lookups delete expired keys lazily and [`Db::active_expire`]
+//! reclaims the rest a bounded number of entries at a time.
+
+use crate::slot::key_slot;
+use crate::value::Value;
+use hashbrown::HashMap;
+
+/// A key's bytes, owned by the table.
+pub type Key = Box<[u8]>;
+
+/// What is stored under a key.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// The value.
+    pub value: Value,
+    /// Absolute expiry in unix milliseconds; 0 = no expiry.
+    expire_at: i64,
+    /// Last access, in seconds since the unix epoch (for OBJECT IDLETIME).
+    pub access: u32,
+}
+
+impl Entry {
+    /// A new entry accessed at `now_ms`.
+    pub fn new(value: Value, expire_at: i64, now_ms: i64) -> Self {
+        Entry {
+            value,
+            expire_at,
+            access: (now_ms / 1000) as u32,
+        }
+    }
+    /// Absolute expiry in unix milliseconds, if any.
+    #[inline]
+    pub fn expire_at(&self) -> Option<i64> {
+        (self.expire_at != 0).then_some(self.expire_at)
+    }
+    #[inline]
+    fn is_expired(&self, now_ms: i64) -> bool {
+        // Redis: a key is expired once now > when.
+        self.expire_at != 0 && now_ms > self.expire_at
+    }
+}
+
+/// One table of one slot.
+#[derive(Default, Debug)]
+struct SlotTable {
+    map: HashMap<Key, Entry>,
+    volatile: usize,
+}
+
+/// One logical database (SELECT n) of one shard.
+#[derive(Debug)]
+pub struct Db {
+    first_slot: u16,
+    tables: Vec<SlotTable>,
+    keys: usize,
+    volatile: usize,
+    expire_cursor: usize,
+}
+
+impl Db {
+    /// An empty database owning slots `first_slot .. first_slot + nslots`.
+    pub fn new(first_slot: u16, nslots: u16) -> Self {
+        let mut tables = Vec::with_capacity(nslots as usize);
+        tables.resize_with(nslots as usize, SlotTable::default);
+        Db {
+            first_slot,
+            tables,
+            keys: 0,
+            volatile: 0,
+            expire_cursor: 0,
+        }
+    }
+
+    #[inline]
+    fn table_index(&self, key: &[u8]) -> usize {
+        (key_slot(key) - self.first_slot) as usize
+    }
+
+    /// Number of keys (including not yet reclaimed expired ones, as Redis's DBSIZE).
+    pub fn len(&self) -> usize {
+        self.keys
+    }
+    /// True when the database holds no keys.
+    pub fn is_empty(&self) -> bool {
+        self.keys == 0
+    }
+    /// Number of keys with an expiry.
+    pub fn volatile(&self) -> usize {
+        self.volatile
+    }
+
+    /// Looks a key up, deleting it first if it has expired.
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        let t = self.table_index(key);
+        let table = &mut self.tables[t];
+        let expired = match table.map.get(key) {
+            None => return None,
+            Some(e) => e.is_expired(now_ms),
+        };
+        if expired {
+            table.map.remove(key);
+            table.volatile -= 1;
+            self.volatile -= 1;
+            self.keys -= 1;
+            return None;
+        }
+        table.map.get_mut(key)
+    }
+
+    /// Whether a live key exists (deletes it if expired).
+    pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
+        self.get_mut(key, now_ms).is_some()
+    }
+
+    /// Stores `value` under `key`, replacing any value; `expire_at` 0 = no expiry.
+    pub fn insert(&mut self, key: &[u8], value: Value, expire_at: i64, now_ms: i64) {
+        let t = self.table_index(key);
+        let table = &mut self.tables[t];
+        let entry = Entry::new(value, expire_at, now_ms);
+        let new_volatile = (expire_at != 0) as usize;
+        match table.map.get_mut(key) {
+            Some(old) => {
+                let old_volatile = (old.expire_at != 0) as usize;
+                *old = entry;
+                table.volatile = table.volatile + new_volatile - old_volatile;
+                self.volatile = self.volatile + new_volatile - old_volatile;
+            }
+            None => {
+                table.map.insert(key.into(), entry);
+                table.volatile += new_volatile;
+                self.volatile += new_volatile;
+                self.keys += 1;
+            }
+        }
+    }
+
+    /// Replaces the value of an existing key keeping its expiry, or inserts it without expiry.
+    pub fn replace_value(&mut self, key: &[u8], value: Value, now_ms: i64) {
+        match self.get_mut(key, now_ms) {
+            Some(e) => {
+                e.value = value;
+                e.access = (now_ms / 1000) as u32;
+            }
+            None => self.insert(key, value, 0, now_ms),
+        }
+    }
+
+    /// Removes a key (expired or not) and returns its entry if it was live.
+    pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
+        let t = self.table_index(key);
+        let table = &mut self.tables[t];
+        let e = table.map.remove(key)?;
+        self.keys -= 1;
+        if e.expire_at != 0 {
+            table.volatile -= 1;
+            self.volatile -= 1;
+        }
+        (!e.is_expired(now_ms)).then_some(e)
+    }
+
+    /// Sets (`Some`) or removes (`None`) the expiry of a live key; returns whether it changed.
+    pub fn set_expire(&mut self, key: &[u8], expire_at: Option<i64>, now_ms: i64) -> bool {
+        let t = self.table_index(key);
+        if self.get_mut(key, now_ms).is_none() {
+            return false;
+        }
+        let table = &mut self.tables[t];
+        let Some(e) = table.map.get_mut(key) else {
+            return false;
+        };
+        let new = expire_at.unwrap_or(0);
+        let was = e.expire_at != 0;
+        e.expire_at = new;
+        match (was, new != 0) {
+            (false, true) => {
+                table.volatile += 1;
+                self.volatile += 1;
+            }
+            (true, false) => {
+                table.volatile -= 1;
+                self.volatile -= 1;
+            }
+            _ => {}
+        }
+        was || new != 0
+    }
+
+    /// Removes every key.
+    pub fn clear(&mut self) {
+        for t in &mut self.tables {
+            t.map = HashMap::new();
+            t.volatile = 0;
+        }
+        self.keys = 0;
+        self.volatile = 0;
+    }
+
+    /// Calls `f` for every live key of the slot with its entry.
+    pub fn for_each_in_slot(&self, slot: u16, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
+        if let Some(t) = self.tables.get((slot - self.first_slot) as usize) {
+            for (k, e) in &t.map {
+                if !e.is_expired(now_ms) {
+                    f(k, e);
+                }
+            }
+        }
+    }
+
+    /// Number of keys stored in `slot` (0 for slots this shard does not own).
+    pub fn slot_len(&self, slot: u16) -> usize {
+        slot.checked_sub(self.first_slot)
+            .and_then(|i| self.tables.get(i as usize))
+            .map_or(0, |t| t.map.len())
+    }
+
+    /// Calls `f` for every live key.
+    pub fn for_each(&self, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
+        for t in &self.tables {
+            for (k, e) in &t.map {
+                if !e.is_expired(now_ms) {
+                    f(k, e);
+                }
+            }
+        }
+    }
+
+    /// Picks a live key: a random non-empty slot table, then a random entry in it.
+    pub fn random_key(&mut self, now_ms: i64, mut rand: impl FnMut() -> u64) -> Option<Key> {
+        for _ in 0..100 {
+            if self.keys == 0 {
+                return None;
+            }
+            let n = self.tables.len();
+            let start = (rand() % n as u64) as usize;
+            let t = (0..n)
+                .map(|i| (start + i) % n)
+                .find(|&i| !self.tables[i].map.is_empty())?;
+            let table = &self.tables[t];
+            let pick = (rand() % table.map.len() as u64) as usize;
+            let (k, e) = table.map.iter().nth(pick)?;
+            if !e.is_expired(now_ms) {
+                return Some(k.clone());
+            }
+            let k = k.clone();
+            self.remove(&k, now_ms);
+        }
+        None
+    }
+
+    /// Active expiry: examines up to `budget` entries of slots holding volatile keys, deleting
+    /// expired ones. Returns the number of keys deleted.
+    pub fn active_expire(&mut self, now_ms: i64, budget: usize) -> usize {
+        if self.volatile == 0 {
+            return 0;
+        }
+        let mut examined = 0;
+        let mut deleted = 0;
+        let n = self.tables.len();
+        let mut visited = 0;
+        while examined < budget && visited < n {
+            let t = self.expire_cursor % n;
+            self.expire_cursor = (t + 1) % n;
+            visited += 1;
+            let table = &mut self.tables[t];
+            if table.volatile == 0 {
+                continue;
+            }
+            examined += table.map.len();
+            let before = table.map.len();
+            let mut removed_volatile = 0;
+            table.map.retain(|_, e| {
+                let dead = e.is_expired(now_ms);
+                removed_volatile += dead as usize;
+                !dead
+            });
+            let removed = before - table.map.len();
+            table.volatile -= removed_volatile;
+            self.volatile -= removed_volatile;
+            self.keys -= removed;
+            deleted += removed;
+        }
+        deleted
+    }
+}
+
+/// All databases of one shard.
+#[derive(Debug)]
+pub struct Keyspace {
+    dbs: Vec<Db>,
+}
+
+impl Keyspace {
+    /// `databases` empty databases owning slots `first_slot .. first_slot + nslots`.
+    pub fn new(databases: usize, first_slot: u16, nslots: u16) -> Self {
+        Keyspace {
+            dbs: (0..databases)
+                .map(|_| Db::new(first_slot, nslots))
+                .collect(),
+        }
+    }
+    /// Database `i`.
+    #[inline]
+    pub fn db(&mut self, i: usize) -> &mut Db {
+        &mut self.dbs[i]
+    }
+    /// Database `i`, read-only.
+    pub fn db_ref(&self, i: usize) -> &Db {
+        &self.dbs[i]
+    }
+    /// Number of databases.
+    pub fn databases(&self) -> usize {
+        self.dbs.len()
+    }
+    /// SWAPDB on this shard's part of the keyspace.
+    pub fn swap(&mut self, a: usize, b: usize) {
+        self.dbs.swap(a, b);
+    }
+    /// All databases.
+    pub fn dbs_mut(&mut self) -> &mut [Db] {
+        &mut self.dbs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lazy_expiry_and_counts() {
+        let mut db = Db::new(0, crate::SLOTS as u16);
+        db.insert(b"a", Value::string(b"1"), 1000, 0);
+        db.insert(b"b", Value::string(b"2"), 0, 0);
+        assert_eq!((db.len(), db.volatile()), (2, 1));
+        assert!(db.get_mut(b"a", 1000).is_some(), "alive while now == when");
+        assert!(db.get_mut(b"a", 1001).is_none());
+        assert_eq!((db.len(), db.volatile()), (1, 0));
+        db.insert(b"c", Value::string(b"3"), 5, 0);
+        assert_eq!(db.active_expire(10, 100_000), 1);
+        assert_eq!((db.len(), db.volatile()), (1, 0));
+        assert!(db.set_expire(b"b", Some(50), 0));
+        assert!(db.set_expire(b"b", None, 0));
+        assert_eq!(db.volatile(), 0);
+    }
+}

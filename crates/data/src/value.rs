@@ -1,0 +1,194 @@
+//! Values and their encodings. Strings follow Redis's three encodings (int, embstr, raw) so that
+//! OBJECT ENCODING answers as Redis does; later types extend the enum.
+
+use crate::numeric::parse_i64;
+
+/// Longest string Redis stores embedded in its object header (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
+pub const EMBSTR_SIZE_LIMIT: usize = 44;
+/// Integers in [0, SHARED_INTEGERS) are shared objects in Redis (OBJECT REFCOUNT = i32::MAX).
+pub const SHARED_INTEGERS: i64 = 10000;
+
+/// A value stored under a key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// A string that is the canonical decimal form of an integer.
+    Int(i64),
+    /// A short string written whole (SET and friends).
+    Embstr(Box<[u8]>),
+    /// A string that was modified in place (APPEND, SETRANGE) or is longer than the embstr limit.
+    Raw(Vec<u8>),
+}
+
+/// The Redis type of a value, as TYPE names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueType {
+    String,
+}
+
+impl ValueType {
+    /// The name TYPE replies with.
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::String => "string",
+        }
+    }
+    /// Parses a SCAN TYPE argument (case-insensitive).
+    pub fn from_name(name: &[u8]) -> Option<ValueType> {
+        if name.eq_ignore_ascii_case(b"string") {
+            Some(ValueType::String)
+        } else {
+            None
+        }
+    }
+}
+
+impl Value {
+    /// A string value with the encoding Redis's tryObjectEncoding would pick.
+    pub fn string(bytes: &[u8]) -> Value {
+        if bytes.len() <= 20 {
+            if let Some(n) = parse_i64(bytes) {
+                return Value::Int(n);
+            }
+        }
+        if bytes.len() <= EMBSTR_SIZE_LIMIT {
+            Value::Embstr(bytes.into())
+        } else {
+            Value::Raw(bytes.to_vec())
+        }
+    }
+
+    /// A string value kept as written, without integer encoding (INCRBYFLOAT results).
+    pub fn plain_string(bytes: Vec<u8>) -> Value {
+        if bytes.len() <= EMBSTR_SIZE_LIMIT {
+            Value::Embstr(bytes.into_boxed_slice())
+        } else {
+            Value::Raw(bytes)
+        }
+    }
+
+    /// The value's type.
+    pub fn value_type(&self) -> ValueType {
+        ValueType::String
+    }
+
+    /// The string bytes, formatting integers into `scratch`.
+    pub fn as_bytes<'a>(&'a self, scratch: &'a mut itoa_buf::Buffer) -> &'a [u8] {
+        match self {
+            Value::Int(n) => scratch.format(*n),
+            Value::Embstr(b) => b,
+            Value::Raw(v) => v,
+        }
+    }
+
+    /// Length of the string form.
+    pub fn str_len(&self) -> usize {
+        match self {
+            Value::Int(n) => itoa_buf::Buffer::new().format(*n).len(),
+            Value::Embstr(b) => b.len(),
+            Value::Raw(v) => v.len(),
+        }
+    }
+
+    /// A mutable byte string (Redis's dbUnshareStringValue): converts to the raw encoding.
+    pub fn make_raw(&mut self) -> &mut Vec<u8> {
+        if !matches!(self, Value::Raw(_)) {
+            let bytes = match self {
+                Value::Int(n) => itoa_buf::Buffer::new().format(*n).to_vec(),
+                Value::Embstr(b) => b.to_vec(),
+                Value::Raw(_) => unreachable!(),
+            };
+            *self = Value::Raw(bytes);
+        }
+        match self {
+            Value::Raw(v) => v,
+            _ => unreachable!(),
+        }
+    }
+
+    /// OBJECT ENCODING's answer.
+    pub fn encoding_name(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Embstr(_) => "embstr",
+            Value::Raw(_) => "raw",
+        }
+    }
+
+    /// OBJECT REFCOUNT's answer (shared small integers report i32::MAX as in Redis).
+    pub fn refcount(&self) -> i64 {
+        match self {
+            Value::Int(n) if (0..SHARED_INTEGERS).contains(n) => i32::MAX as i64,
+            _ => 1,
+        }
+    }
+
+    /// Approximate heap bytes held by the value (for memory accounting).
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Embstr(b) => b.len(),
+            Value::Raw(v) => v.capacity(),
+        }
+    }
+}
+
+/// A stack buffer for formatting integers without allocating.
+pub mod itoa_buf {
+    /// Formats an i64 into an inline buffer.
+    pub struct Buffer {
+        buf: [u8; 20],
+        len: usize,
+    }
+
+    impl Default for Buffer {
+        fn default() -> Self {
+            Self::new()
+        }
+    }
+
+    impl Buffer {
+        /// An empty buffer.
+        pub fn new() -> Self {
+            Buffer {
+                buf: [0; 20],
+                len: 0,
+            }
+        }
+        /// Formats `n` and returns its decimal bytes.
+        pub fn format(&mut self, n: i64) -> &[u8] {
+            let mut v = n.unsigned_abs();
+            let mut i = self.buf.len();
+            loop {
+                i -= 1;
+                self.buf[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+                if v == 0 {
+                    break;
+                }
+            }
+            if n < 0 {
+                i -= 1;
+                self.buf[i] = b'-';
+            }
+            self.len = self.buf.len() - i;
+            &self.buf[i..]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encodings() {
+        assert_eq!(Value::string(b"123"), Value::Int(123));
+        assert_eq!(Value::string(b"0123").encoding_name(), "embstr");
+        assert_eq!(Value::string(&[b'a'; 45]).encoding_name(), "raw");
+        let mut b = itoa_buf::Buffer::new();
+        assert_eq!(
+            Value::Int(i64::MIN).as_bytes(&mut b),
+            b"-9223372036854775808"
+        );
+    }
+}

@@ -1,0 +1,343 @@
+//! Server configuration: redis.conf-style settings from a file and from flags (flags win), and
+//! the live view CONFIG GET/SET read and change.
+
+use std::fmt;
+
+/// An invalid setting, worded for a start-up error or a CONFIG SET reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub String);
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Every setting Shoal understands, with Redis's names and defaults.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub port: u16,
+    pub bind: Vec<String>,
+    /// Number of shards (threads); 0 = all available cores.
+    pub shards: usize,
+    pub requirepass: Option<String>,
+    pub databases: usize,
+    pub maxclients: usize,
+    pub loglevel: String,
+    pub proto_max_bulk_len: i64,
+    pub client_query_buffer_limit: usize,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub hz: u32,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub save: String,
+    pub appendonly: bool,
+    pub dir: String,
+    pub logfile: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 6379,
+            bind: vec!["127.0.0.1".into()],
+            shards: 0,
+            requirepass: None,
+            databases: 16,
+            maxclients: 10000,
+            loglevel: "notice".into(),
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            hz: 10,
+            timeout: 0,
+            tcp_keepalive: 300,
+            save: String::new(),
+            appendonly: false,
+            dir: ".".into(),
+            logfile: String::new(),
+        }
+    }
+}
+
+/// Which settings CONFIG SET may change at run time.
+const MUTABLE: &[&str] = &[
+    "requirepass",
+    "maxclients",
+    "loglevel",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "maxmemory",
+    "maxmemory-policy",
+    "hz",
+    "timeout",
+    "tcp-keepalive",
+    "save",
+];
+
+/// Every setting name, in CONFIG GET order.
+pub const NAMES: &[&str] = &[
+    "port",
+    "bind",
+    "shards",
+    "requirepass",
+    "databases",
+    "maxclients",
+    "loglevel",
+    "proto-max-bulk-len",
+    "client-query-buffer-limit",
+    "maxmemory",
+    "maxmemory-policy",
+    "hz",
+    "timeout",
+    "tcp-keepalive",
+    "save",
+    "appendonly",
+    "dir",
+    "logfile",
+];
+
+const POLICIES: &[&str] = &[
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
+
+/// Parses a memory amount as redis.conf does: `100`, `1k`, `1kb`, `1m`, `1mb`, `1g`, `1gb`.
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let l = s.to_ascii_lowercase();
+    let (num, mul) = if let Some(n) = l.strip_suffix("gb") {
+        (n, 1u64 << 30)
+    } else if let Some(n) = l.strip_suffix("mb") {
+        (n, 1 << 20)
+    } else if let Some(n) = l.strip_suffix("kb") {
+        (n, 1 << 10)
+    } else if let Some(n) = l.strip_suffix('g') {
+        (n, 1_000_000_000)
+    } else if let Some(n) = l.strip_suffix('m') {
+        (n, 1_000_000)
+    } else if let Some(n) = l.strip_suffix('k') {
+        (n, 1000)
+    } else if let Some(n) = l.strip_suffix('b') {
+        (n, 1)
+    } else {
+        (l.as_str(), 1)
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "yes" => Some(true),
+        "no" => Some(false),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Applies one setting (`name` lower-case as in redis.conf).
+    pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let bad = || ConfigError(format!("argument couldn't be parsed into an integer"));
+        match name {
+            "port" => self.port = value.parse().map_err(|_| bad())?,
+            "bind" => self.bind = value.split_whitespace().map(String::from).collect(),
+            "shards" => self.shards = value.parse().map_err(|_| bad())?,
+            "requirepass" => {
+                self.requirepass = (!value.is_empty()).then(|| value.to_string());
+            }
+            "databases" => {
+                let n: usize = value.parse().map_err(|_| bad())?;
+                if n == 0 || n > i32::MAX as usize {
+                    return Err(ConfigError("argument must be between 1 and 2147483647 inclusive".into()));
+                }
+                self.databases = n;
+            }
+            "maxclients" => {
+                let n: usize = value.parse().map_err(|_| bad())?;
+                if n == 0 {
+                    return Err(ConfigError("argument must be between 1 and 4294967295 inclusive".into()));
+                }
+                self.maxclients = n;
+            }
+            "loglevel" => match value.to_ascii_lowercase().as_str() {
+                l @ ("debug" | "verbose" | "notice" | "warning" | "nothing") => {
+                    self.loglevel = l.to_string()
+                }
+                _ => return Err(ConfigError("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into())),
+            },
+            "proto-max-bulk-len" => {
+                let n = parse_memory(value).ok_or_else(|| ConfigError("argument must be a memory value".into()))?;
+                if n < 1024 * 1024 {
+                    return Err(ConfigError("argument must be between 1048576 and 9223372036854775807 inclusive".into()));
+                }
+                self.proto_max_bulk_len = n as i64;
+            }
+            "client-query-buffer-limit" => {
+                let n = parse_memory(value).ok_or_else(|| ConfigError("argument must be a memory value".into()))?;
+                if n < 1024 * 1024 {
+                    return Err(ConfigError("argument must be between 1048576 and 9223372036854775807 inclusive".into()));
+                }
+                self.client_query_buffer_limit = n as usize;
+            }
+            "maxmemory" => {
+                self.maxmemory = parse_memory(value).ok_or_else(|| ConfigError("argument must be a memory value".into()))?
+            }
+            "maxmemory-policy" => {
+                let v = value.to_ascii_lowercase();
+                if !POLICIES.contains(&v.as_str()) {
+                    return Err(ConfigError(format!("argument(s) must be one of the following: {}", POLICIES.join(", "))));
+                }
+                self.maxmemory_policy = v;
+            }
+            "hz" => {
+                let n: u32 = value.parse().map_err(|_| bad())?;
+                self.hz = n.clamp(1, 500);
+            }
+            "timeout" => self.timeout = value.parse().map_err(|_| bad())?,
+            "tcp-keepalive" => self.tcp_keepalive = value.parse().map_err(|_| bad())?,
+            "save" => self.save = value.to_string(),
+            "appendonly" => {
+                let b = parse_bool(value).ok_or_else(|| ConfigError("argument must be 'yes' or 'no'".into()))?;
+                if b {
+                    return Err(ConfigError("appendonly yes is not supported yet".into()));
+                }
+                self.appendonly = b;
+            }
+            "dir" => self.dir = value.to_string(),
+            "logfile" => self.logfile = value.to_string(),
+            _ => return Err(ConfigError(format!("Bad directive or wrong number of arguments: '{name}'"))),
+        }
+        Ok(())
+    }
+
+    /// CONFIG SET: applies a run-time change to a mutable setting.
+    pub fn set_runtime(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        if !NAMES.contains(&name) {
+            return Err(ConfigError(
+                "Unknown option or number of arguments for CONFIG SET - '".to_string() + name + "'",
+            ));
+        }
+        if !MUTABLE.contains(&name) {
+            return Err(ConfigError("can't set immutable config".into()));
+        }
+        self.set(name, value)
+    }
+
+    /// CONFIG GET: the current value of a setting, formatted as Redis prints it.
+    pub fn get(&self, name: &str) -> Option<String> {
+        Some(match name {
+            "port" => self.port.to_string(),
+            "bind" => self.bind.join(" "),
+            "shards" => self.shards.to_string(),
+            "requirepass" => self.requirepass.clone().unwrap_or_default(),
+            "databases" => self.databases.to_string(),
+            "maxclients" => self.maxclients.to_string(),
+            "loglevel" => self.loglevel.clone(),
+            "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
+            "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "maxmemory" => self.maxmemory.to_string(),
+            "maxmemory-policy" => self.maxmemory_policy.clone(),
+            "hz" => self.hz.to_string(),
+            "timeout" => self.timeout.to_string(),
+            "tcp-keepalive" => self.tcp_keepalive.to_string(),
+            "save" => self.save.clone(),
+            "appendonly" => if self.appendonly { "yes" } else { "no" }.into(),
+            "dir" => self.dir.clone(),
+            "logfile" => self.logfile.clone(),
+            _ => return None,
+        })
+    }
+
+    /// Reads a redis.conf-style file: `name value...` per line, `#` comments, quoted values.
+    pub fn load_file(&mut self, text: &str, origin: &str) -> Result<(), ConfigError> {
+        for (i, raw) in text.lines().enumerate() {
+            let line = raw.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let mut words = split_conf_line(line)
+                .map_err(|e| ConfigError(format!("{origin}:{}: {e}", i + 1)))?;
+            if words.is_empty() {
+                continue;
+            }
+            let name = words.remove(0).to_ascii_lowercase();
+            let value = words.join(" ");
+            self.set(&name, &value)
+                .map_err(|e| ConfigError(format!("{origin}:{}: '{line}': {e}", i + 1)))?;
+        }
+        Ok(())
+    }
+
+    /// Whether maxmemory-policy is one of the LFU policies.
+    pub fn lfu(&self) -> bool {
+        self.maxmemory_policy.ends_with("lfu")
+    }
+}
+
+fn split_conf_line(line: &str) -> Result<Vec<String>, String> {
+    let mut out = vec![];
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) if c == q => quote = None,
+            Some(_) => cur.push(c),
+            None if c == '"' || c == '\'' => {
+                quote = Some(c);
+                in_word = true;
+            }
+            None if c.is_whitespace() => {
+                if in_word {
+                    out.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            None => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if quote.is_some() {
+        return Err("unbalanced quotes in configuration line".into());
+    }
+    if in_word {
+        out.push(cur);
+    }
+    Ok(out)
+}
+
+/// Glob match of a CONFIG GET pattern against a setting name.
+pub fn name_matches(pattern: &str, name: &str) -> bool {
+    shoal_data::glob::matches(pattern.to_ascii_lowercase().as_bytes(), name.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_and_errors() {
+        let mut c = Config::default();
+        c.load_file(
+            "# comment\nport 7000\nrequirepass \"a b\"\nmaxmemory 1mb\n",
+            "t.conf",
+        )
+        .unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.requirepass.as_deref(), Some("a b"));
+        assert_eq!(c.maxmemory, 1 << 20);
+        let e = c.load_file("nosuchthing 1\n", "t.conf").unwrap_err();
+        assert!(e.0.contains("Bad directive"), "{e}");
+    }
+}

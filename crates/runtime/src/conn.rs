@@ -1,0 +1,263 @@
+//! A client connection: its buffers, its client state (database, protocol, name, auth) and the
+//! loop that parses its pipeline and hands each request to the dispatcher.
+
+use crate::mesh::{Batch, ConnId, StepOut};
+use crate::shard::Shard;
+use shoal_protocol::{ParseLimits, Parsed, Protocol, Reply, RequestParser};
+
+/// How a connection is being closed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Closing {
+    /// Send what is buffered, then close (QUIT, protocol errors, shutdown).
+    AfterFlush,
+    /// Close as soon as nothing is in flight (peer closed, errors, CLIENT KILL).
+    Now,
+}
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the next command's reply.
+    Skip,
+    /// Set by SKIP for the command after it.
+    SkipNext,
+}
+
+/// The continuation of a cross-shard operation, run on the connection's shard.
+pub type Then = Box<dyn FnOnce(&mut Shard, ConnId, Vec<StepOut>)>;
+
+/// What a connection waits for before it parses its next request.
+pub enum Pending {
+    /// Replies of a batch sent to another shard.
+    Batch,
+    /// Results of a fan-out.
+    Fan {
+        results: Vec<Option<StepOut>>,
+        remaining: usize,
+        then: Option<Then>,
+    },
+    /// A key its next command touches is locked by a cross-shard transaction.
+    Lock,
+}
+
+/// One client connection.
+pub struct Conn {
+    pub fd: i32,
+    pub id: ConnId,
+    pub gen: u32,
+    pub client_id: u64,
+    pub inbuf: Vec<u8>,
+    pub rpos: usize,
+    pub parser: RequestParser,
+    /// Replies not yet handed to the kernel.
+    pub out: Vec<u8>,
+    /// The buffer being sent and how much of it the kernel took.
+    pub sending: Vec<u8>,
+    pub send_off: usize,
+    pub send_inflight: bool,
+    pub recv_inflight: bool,
+    pub queued_flush: bool,
+    pub resume_after_send: bool,
+    pub pending: Option<Pending>,
+    pub closing: Option<Closing>,
+    pub db: usize,
+    pub proto: Protocol,
+    pub authenticated: bool,
+    pub name: Option<Vec<u8>>,
+    pub lib_name: Option<Vec<u8>>,
+    pub lib_ver: Option<Vec<u8>>,
+    pub reply_mode: ReplyMode,
+    pub no_evict: bool,
+    pub no_touch: bool,
+    pub monitor: bool,
+    pub created_ms: i64,
+    pub last_interaction_ms: i64,
+    pub last_cmd: &'static str,
+}
+
+/// Output beyond which a connection stops executing its pipeline until the kernel drains it.
+const OUTPUT_SOFT_LIMIT: usize = 4 << 20;
+
+impl Conn {
+    /// A fresh connection.
+    pub fn new(fd: i32, id: ConnId, client_id: u64, now_ms: i64) -> Conn {
+        Conn {
+            fd,
+            id,
+            gen: id.gen,
+            client_id,
+            inbuf: Vec::with_capacity(16 * 1024),
+            rpos: 0,
+            parser: RequestParser::new(),
+            out: Vec::with_capacity(16 * 1024),
+            sending: Vec::with_capacity(16 * 1024),
+            send_off: 0,
+            send_inflight: false,
+            recv_inflight: false,
+            queued_flush: false,
+            resume_after_send: false,
+            pending: None,
+            closing: None,
+            db: 0,
+            proto: Protocol::Resp2,
+            authenticated: true,
+            name: None,
+            lib_name: None,
+            lib_ver: None,
+            reply_mode: ReplyMode::On,
+            no_evict: false,
+            no_touch: false,
+            monitor: false,
+            created_ms: now_ms,
+            last_interaction_ms: now_ms,
+            last_cmd: "NULL",
+        }
+    }
+
+    /// A reply builder over the connection's output.
+    pub fn reply(&mut self) -> Reply<'_> {
+        Reply::new(&mut self.out, self.proto)
+    }
+}
+
+/// What the dispatcher did with one request.
+pub enum Step {
+    /// Executed (reply written or batched); go on with the next request.
+    Done,
+    /// Consumed; the connection now waits for other shards.
+    Wait,
+    /// Not consumed: send the batch built so far (or wait for a lock), then parse it again.
+    Retry,
+}
+
+impl Shard {
+    /// Marks a connection as having replies to send at the end of the iteration.
+    #[inline]
+    pub fn queue_flush(&mut self, id: ConnId) {
+        if let Some(c) = self.conn_mut(id) {
+            if !c.queued_flush {
+                c.queued_flush = true;
+                self.flush.push(id);
+            }
+        }
+    }
+
+    /// Parses and dispatches every complete request in the connection's buffer, stopping when
+    /// the connection must wait for another shard.
+    pub fn process_conn(&mut self, id: ConnId) {
+        let max_bulk = self.config.proto_max_bulk_len;
+        let Some(c) = self.conn_mut(id) else { return };
+        if c.pending.is_some() || c.closing.is_some() {
+            if c.closing.is_some() && c.pending.is_none() {
+                self.close_if_idle(id);
+            }
+            return;
+        }
+        let mut inbuf = std::mem::take(&mut c.inbuf);
+        let mut parser = std::mem::take(&mut c.parser);
+        let mut rpos = c.rpos;
+        let mut batch: Option<Box<Batch>> = None;
+        let mut need = 0usize;
+        let mut executed = 0u64;
+        loop {
+            let Some(c) = self.conn_mut(id) else { break };
+            if c.closing.is_some() || c.pending.is_some() {
+                break;
+            }
+            if c.out.len() + c.sending.len() > OUTPUT_SOFT_LIMIT && c.send_inflight {
+                c.resume_after_send = true;
+                break;
+            }
+            let limits = ParseLimits {
+                max_bulk_len: max_bulk,
+                authenticated: c.authenticated,
+            };
+            match parser.parse(&inbuf[rpos..], &limits) {
+                Ok(Parsed::Request { consumed }) => {
+                    let args = parser.args(&inbuf[rpos..]);
+                    if args.is_empty() {
+                        rpos += consumed;
+                        continue;
+                    }
+                    executed += 1;
+                    match self.dispatch(id, args, &mut batch) {
+                        Step::Done => rpos += consumed,
+                        Step::Wait => {
+                            rpos += consumed;
+                            break;
+                        }
+                        Step::Retry => {
+                            executed -= 1;
+                            break;
+                        }
+                    }
+                }
+                Ok(Parsed::Incomplete { need: n }) => {
+                    need = n;
+                    break;
+                }
+                Err(e) => {
+                    let msg = e.message();
+                    tracing::debug!(conn = c.client_id, "{msg}");
+                    c.reply().error(&msg);
+                    c.closing = Some(Closing::AfterFlush);
+                    break;
+                }
+            }
+        }
+        crate::shard::bump(&self.shared.stats[self.id].total_commands, executed);
+        if let Some(b) = batch.take() {
+            self.send_batch(id, b);
+        }
+        let Some(c) = self.conn_mut(id) else { return };
+        // Compact the input buffer (never while a receive is in flight into it).
+        if !c.recv_inflight {
+            if rpos == inbuf.len() {
+                inbuf.clear();
+                rpos = 0;
+                if inbuf.capacity() > 1 << 20 {
+                    inbuf = Vec::with_capacity(16 * 1024);
+                }
+            } else if rpos > 0 && (rpos > inbuf.len() / 2 || need > inbuf.capacity()) {
+                inbuf.drain(..rpos);
+                rpos = 0;
+            }
+            if need > inbuf.capacity() {
+                inbuf.reserve(need - inbuf.len());
+            }
+        }
+        c.inbuf = inbuf;
+        c.parser = parser;
+        c.rpos = rpos;
+        let waiting = c.pending.is_some() || c.resume_after_send;
+        let closing = c.closing.is_some();
+        let has_out = !c.out.is_empty();
+        if has_out {
+            self.queue_flush(id);
+        }
+        if closing {
+            self.close_if_idle(id);
+        } else if !waiting {
+            self.arm_recv(id);
+        }
+    }
+
+    /// A connection's wait is over: continue its pipeline this iteration.
+    pub fn resume(&mut self, id: ConnId) {
+        let closing = match self.conn_mut(id) {
+            Some(c) => {
+                c.pending = None;
+                c.closing.is_some()
+            }
+            None => return,
+        };
+        self.queue_flush(id);
+        if closing {
+            self.close_if_idle(id);
+        } else {
+            self.ready.push(id);
+        }
+    }
+}

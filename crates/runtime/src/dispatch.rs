@@ -1,0 +1,309 @@
+//! Routing one request: command lookup, arity and auth checks, then by key ownership: run
+//! inline (keys on this shard), add to the batch for another shard, or start a cross-shard
+//! transaction; runtime commands go to `admin`.
+
+use crate::conn::{Pending, ReplyMode, Step};
+use crate::mesh::{Batch, ConnId, Msg};
+use crate::shard::Shard;
+use shoal_commands::registry::ShardFn;
+use shoal_commands::{Command, Ctx, Handler, Lookup};
+use shoal_data::key_slot;
+use shoal_protocol::{Args, Protocol, Reply};
+use std::sync::Arc;
+
+/// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' ` as Redis words it.
+fn unknown_command(args: &Args<'_>) -> String {
+    let name = String::from_utf8_lossy(&args.get(0)[..args.get(0).len().min(128)]).into_owned();
+    let mut rest = String::new();
+    for a in args.iter_from(1) {
+        if rest.len() >= 128 {
+            break;
+        }
+        let room = 128 - rest.len();
+        let s = String::from_utf8_lossy(a);
+        let s: String = s.chars().take(room).collect();
+        rest.push_str(&format!("'{s}' "));
+    }
+    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+}
+
+impl Shard {
+    /// The shard owning `key`.
+    #[inline]
+    pub fn owner(&self, key: &[u8]) -> usize {
+        self.shared.slot_owner[key_slot(key) as usize] as usize
+    }
+
+    /// A command context over this shard's keyspace, replying into `out`.
+    pub fn ctx<'a>(&'a mut self, db: usize, proto: Protocol, out: &'a mut Vec<u8>) -> Ctx<'a> {
+        Ctx {
+            keyspace: &mut self.keyspace,
+            db,
+            now_ms: self.now_ms,
+            reply: Reply::new(out, proto),
+            settings: &self.settings,
+            no_touch: false,
+            dirty: &mut self.dirty,
+        }
+    }
+
+    /// Runs a keyed command's handler on this shard, replying into `out`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run_handler(
+        &mut self,
+        f: ShardFn,
+        args: Args<'_>,
+        db: usize,
+        proto: Protocol,
+        no_touch: bool,
+        out: &mut Vec<u8>,
+    ) {
+        let mut ctx = self.ctx(db, proto, out);
+        ctx.no_touch = no_touch;
+        f(&mut ctx, args);
+    }
+
+    /// Handles one request of connection `id`.
+    pub fn dispatch(&mut self, id: ConnId, args: Args<'_>, batch: &mut Option<Box<Batch>>) -> Step {
+        let shared = Arc::clone(&self.shared);
+        let cmd = match shared.commands.lookup(&args) {
+            Lookup::Found(c) => c,
+            Lookup::Unknown => {
+                if batch.is_some() {
+                    return Step::Retry;
+                }
+                self.reply_error(id, &unknown_command(&args));
+                return Step::Done;
+            }
+            Lookup::UnknownSubcommand => {
+                if batch.is_some() {
+                    return Step::Retry;
+                }
+                let sub = String::from_utf8_lossy(&args.get(1)[..args.get(1).len().min(128)])
+                    .into_owned();
+                let container = String::from_utf8_lossy(args.get(0)).to_uppercase();
+                self.reply_error(
+                    id,
+                    &format!("ERR unknown subcommand '{sub}'. Try {container} HELP."),
+                );
+                return Step::Done;
+            }
+        };
+        let Some(c) = self.conn_mut(id) else {
+            return Step::Done;
+        };
+        if !cmd.arity_ok(args.len()) {
+            if batch.is_some() {
+                return Step::Retry;
+            }
+            let msg = shoal_commands::err::arity(cmd.spec.name);
+            c.reply().error(&msg);
+            return Step::Done;
+        }
+        if !c.authenticated && !cmd.no_auth {
+            if batch.is_some() {
+                return Step::Retry;
+            }
+            c.reply().error("NOAUTH Authentication required.");
+            return Step::Done;
+        }
+        c.last_cmd = cmd.spec.name;
+        if self.cmd_calls.len() <= cmd.id {
+            self.cmd_calls.resize(shared.commands.ids(), 0);
+        }
+        self.cmd_calls[cmd.id] += 1;
+        if self
+            .shared
+            .monitor_count
+            .load(std::sync::atomic::Ordering::Relaxed)
+            > 0
+        {
+            crate::admin::feed_monitors(self, id, &args);
+        }
+        match cmd.handler {
+            Handler::Runtime(r) => {
+                if batch.is_some() {
+                    return Step::Retry;
+                }
+                let step = crate::admin::run(self, id, r, cmd, args);
+                self.after_reply(id);
+                step
+            }
+            Handler::Shard(f) => self.dispatch_keyed(id, cmd, f, args, batch),
+        }
+    }
+
+    /// Applies CLIENT REPLY OFF/SKIP to the reply just written (`mark` = output length before).
+    fn after_reply(&mut self, id: ConnId) {
+        if let Some(c) = self.conn_mut(id) {
+            if c.reply_mode == ReplyMode::SkipNext {
+                c.reply_mode = ReplyMode::On;
+            } else if c.reply_mode == ReplyMode::Skip {
+                c.reply_mode = ReplyMode::SkipNext;
+            }
+        }
+    }
+
+    fn reply_error(&mut self, id: ConnId, msg: &str) {
+        if let Some(c) = self.conn_mut(id) {
+            c.reply().error(msg);
+        }
+    }
+
+    fn dispatch_keyed(
+        &mut self,
+        id: ConnId,
+        cmd: &Command,
+        f: ShardFn,
+        args: Args<'_>,
+        batch: &mut Option<Box<Batch>>,
+    ) -> Step {
+        let (first, last, step) = cmd.key_range(args.len());
+        let mut owner = usize::MAX;
+        let mut multi = false;
+        if first > 0 {
+            let mut i = first;
+            while i <= last {
+                let o = self.owner(args.get(i));
+                if owner == usize::MAX {
+                    owner = o;
+                } else if o != owner {
+                    multi = true;
+                    break;
+                }
+                i += step;
+            }
+        }
+        if owner == usize::MAX {
+            owner = self.id;
+        }
+        let (db, proto, no_touch, mode) = match self.conn_mut(id) {
+            Some(c) => (c.db, c.proto, c.no_touch, c.reply_mode),
+            None => return Step::Done,
+        };
+        let silent = mode != ReplyMode::On;
+        if multi {
+            if batch.is_some() {
+                return Step::Retry;
+            }
+            return crate::txn::start_cross(self, id, cmd, f, args);
+        }
+        if owner == self.id {
+            if batch.is_some() {
+                return Step::Retry;
+            }
+            if self.locks.blocks(cmd, &args, db) {
+                if let Some(c) = self.conn_mut(id) {
+                    c.pending = Some(Pending::Lock);
+                }
+                self.lock_waiting.push(id);
+                return Step::Retry;
+            }
+            let Some(c) = self.conns[id.idx as usize].as_mut() else {
+                return Step::Done;
+            };
+            let mut out = std::mem::take(&mut c.out);
+            let mark = out.len();
+            self.run_handler(f, args, db, proto, no_touch, &mut out);
+            if silent {
+                out.truncate(mark);
+            }
+            if let Some(c) = self.conns[id.idx as usize].as_mut() {
+                c.out = out;
+            }
+            self.after_reply(id);
+            return Step::Done;
+        }
+        // Another shard owns the keys: add the command to that shard's batch.
+        if let Some(b) = batch.as_ref() {
+            if self.shared.slot_owner[key_slot(args.get(first)) as usize] as usize != b_target(b) {
+                return Step::Retry;
+            }
+        }
+        let b = batch.get_or_insert_with(|| {
+            let mut b = self.batch_pool.pop().unwrap_or_default();
+            b.reset();
+            b.from = self.id;
+            b.conn = Some(id);
+            b.db = db;
+            b.proto = proto;
+            b.no_touch = no_touch;
+            b.done = owner; // target shard, restored to 0 when sent
+            b
+        });
+        let first_range = b.ranges.len() as u32;
+        for a in args.iter_from(0) {
+            let s = b.buf.len() as u32;
+            b.buf.extend_from_slice(a);
+            b.ranges.push((s, b.buf.len() as u32));
+        }
+        b.cmds
+            .push((first_range, (args.len() as u32) | ((silent as u32) << 31)));
+        self.after_reply(id);
+        Step::Done
+    }
+
+    /// Ships a batch to its shard; the connection waits for the replies.
+    pub fn send_batch(&mut self, id: ConnId, mut b: Box<Batch>) {
+        let target = b.done;
+        b.done = 0;
+        if let Some(c) = self.conn_mut(id) {
+            c.pending = Some(Pending::Batch);
+        }
+        self.send(target, Msg::Batch(b));
+    }
+
+    /// Executes a batch from another shard (or resumes one paused on a lock).
+    pub fn run_batch(&mut self, mut b: Box<Batch>) {
+        let shared = Arc::clone(&self.shared);
+        let mut out = std::mem::take(&mut b.out);
+        while b.done < b.cmds.len() {
+            let (first, n) = b.cmds[b.done];
+            let silent = n >> 31 == 1;
+            let n = (n & 0x7fff_ffff) as usize;
+            let ranges = &b.ranges[first as usize..first as usize + n];
+            let args = Args::new(&b.buf, ranges);
+            let Lookup::Found(cmd) = shared.commands.lookup(&args) else {
+                b.done += 1;
+                continue;
+            };
+            let Handler::Shard(f) = cmd.handler else {
+                b.done += 1;
+                continue;
+            };
+            if self.locks.blocks(cmd, &args, b.db) {
+                b.out = out;
+                self.deferred_batches.push_back(b);
+                return;
+            }
+            let mark = out.len();
+            self.run_handler(f, args, b.db, b.proto, b.no_touch, &mut out);
+            if silent {
+                out.truncate(mark);
+            }
+            b.done += 1;
+        }
+        b.out = out;
+        let from = b.from;
+        self.send(from, Msg::BatchDone(b));
+    }
+
+    /// Replies of a batch came back: append them and continue the connection's pipeline.
+    pub fn batch_done(&mut self, mut b: Box<Batch>) {
+        if let Some(id) = b.conn {
+            if let Some(c) = self.conn_mut(id) {
+                c.out.extend_from_slice(&b.out);
+                self.resume(id);
+            }
+        }
+        b.reset();
+        if self.batch_pool.len() < 64 {
+            self.batch_pool.push(b);
+        }
+    }
+}
+
+#[inline]
+fn b_target(b: &Batch) -> usize {
+    b.done
+}

@@ -1,0 +1,119 @@
+//! A shard's io_uring: one ring per shard, set up for a single thread (SINGLE_ISSUER,
+//! DEFER_TASKRUN, COOP_TASKRUN), so completions are reaped only when the shard asks for them and
+//! a whole event-loop iteration's sends and receives go to the kernel in one submission.
+
+use io_uring::{squeue, types, IoUring};
+use std::io;
+use std::time::Duration;
+
+/// What an operation's completion belongs to: 8 bits of kind, 24 of generation, 32 of slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token(pub u64);
+
+/// Operation kinds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Op {
+    Accept = 1,
+    Recv = 2,
+    Send = 3,
+    Wake = 4,
+}
+
+impl Token {
+    /// A token for `op` on connection slot `idx` of generation `gen`.
+    #[inline]
+    pub fn new(op: Op, gen: u32, idx: u32) -> Token {
+        Token(((op as u64) << 56) | (((gen & 0xff_ffff) as u64) << 32) | idx as u64)
+    }
+    /// The operation kind.
+    #[inline]
+    pub fn op(self) -> u8 {
+        (self.0 >> 56) as u8
+    }
+    /// The generation (low 24 bits).
+    #[inline]
+    pub fn gen(self) -> u32 {
+        ((self.0 >> 32) & 0xff_ffff) as u32
+    }
+    /// The slot.
+    #[inline]
+    pub fn idx(self) -> u32 {
+        self.0 as u32
+    }
+}
+
+/// The ring and its submission helpers.
+pub struct Ring {
+    ring: IoUring,
+}
+
+impl Ring {
+    /// A ring with `entries` submission slots, with the single-thread flags when the kernel has
+    /// them (falls back to a plain ring on older kernels).
+    pub fn new(entries: u32) -> io::Result<Ring> {
+        let ring = IoUring::builder()
+            .setup_single_issuer()
+            .setup_coop_taskrun()
+            .setup_taskrun_flag()
+            .setup_defer_taskrun()
+            .setup_cqsize(entries * 4)
+            .build(entries)
+            .or_else(|_| IoUring::builder().setup_cqsize(entries * 4).build(entries))?;
+        Ok(Ring { ring })
+    }
+
+    /// Queues an operation, flushing the submission queue to the kernel first if it is full.
+    #[inline]
+    pub fn push(&mut self, entry: squeue::Entry) {
+        loop {
+            // SAFETY: every buffer referenced by queued entries is owned by a connection or the
+            // shard and stays in place until the operation's completion is reaped.
+            let pushed = unsafe { self.ring.submission().push(&entry) };
+            if pushed.is_ok() {
+                return;
+            }
+            if let Err(e) = self.ring.submit() {
+                tracing::warn!("io_uring submit failed while the queue was full: {e}");
+            }
+        }
+    }
+
+    /// Submits queued operations and waits for at least `want` completions or `timeout`.
+    pub fn submit_and_wait(&mut self, want: usize, timeout: Option<Duration>) -> io::Result<()> {
+        let r = match timeout {
+            Some(t) if want > 0 => {
+                let ts = types::Timespec::new()
+                    .sec(t.as_secs())
+                    .nsec(t.subsec_nanos());
+                let args = types::SubmitArgs::new().timespec(&ts);
+                self.ring.submitter().submit_with_args(want, &args)
+            }
+            _ => self.ring.submitter().submit_and_wait(want),
+        };
+        match r {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(libc::ETIME)
+                    || e.raw_os_error() == Some(libc::EINTR)
+                    || e.raw_os_error() == Some(libc::EBUSY) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Moves every available completion into `out` as (token, result, flags).
+    #[inline]
+    pub fn reap(&mut self, out: &mut Vec<(Token, i32, u32)>) {
+        for cqe in self.ring.completion() {
+            out.push((Token(cqe.user_data()), cqe.result(), cqe.flags()));
+        }
+    }
+
+    /// Whether any submission is queued and not yet handed to the kernel.
+    pub fn has_queued(&mut self) -> bool {
+        !self.ring.submission().is_empty()
+    }
+}

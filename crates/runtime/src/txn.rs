@@ -1,0 +1,740 @@
+//! Cross-shard work: fan-outs (run a step on several shards, continue when all answered) and
+//! transactions (lock the keys on every shard, execute, release) for multi-key commands whose
+//! keys live on more than one shard.
+
+use crate::conn::{Pending, Step, Then};
+use crate::locks::{LockKey, LockOutcome};
+use crate::mesh::{ConnId, Msg, StepFn, StepOut};
+use crate::shard::Shard;
+use shoal_commands::registry::ShardFn;
+use shoal_commands::{generic, string, Command, Cross};
+use shoal_protocol::{Args, Protocol, Reply};
+use std::sync::atomic::Ordering;
+
+/// Returned by a step that will answer later (a queued lock request).
+pub struct Deferred;
+
+/// Owned request arguments, for running (parts of) a command on another shard.
+#[derive(Clone, Default)]
+pub struct ArgsBuf {
+    buf: Vec<u8>,
+    ranges: Vec<(u32, u32)>,
+}
+
+impl ArgsBuf {
+    /// Appends one argument.
+    pub fn push(&mut self, a: &[u8]) {
+        let s = self.buf.len() as u32;
+        self.buf.extend_from_slice(a);
+        self.ranges.push((s, self.buf.len() as u32));
+    }
+    /// A copy of `args`.
+    pub fn from_args(args: &Args<'_>) -> ArgsBuf {
+        let mut b = ArgsBuf::default();
+        for a in args.iter_from(0) {
+            b.push(a);
+        }
+        b
+    }
+    /// Borrowed view.
+    pub fn args(&self) -> Args<'_> {
+        Args::new(&self.buf, &self.ranges)
+    }
+}
+
+impl Shard {
+    /// Runs each step on its shard (inline for this one); when all have answered, runs `then`
+    /// on this shard with the results in step order.
+    pub fn fan_out(&mut self, id: ConnId, steps: Vec<(usize, StepFn)>, then: Then) {
+        let n = steps.len();
+        if let Some(c) = self.conn_mut(id) {
+            c.pending = Some(Pending::Fan {
+                results: (0..n).map(|_| None).collect(),
+                remaining: n,
+                then: Some(then),
+            });
+        }
+        for (i, (shard, f)) in steps.into_iter().enumerate() {
+            if shard == self.id {
+                let out = f(self);
+                if !out.is::<Deferred>() {
+                    self.step_done(id, i as u32, out);
+                }
+            } else {
+                self.send(
+                    shard,
+                    Msg::Step {
+                        from: self.id,
+                        conn: id,
+                        idx: i as u32,
+                        f,
+                    },
+                );
+            }
+        }
+    }
+
+    /// One step of a connection's fan-out answered.
+    pub fn step_done(&mut self, id: ConnId, idx: u32, out: StepOut) {
+        let Some(c) = self.conn_mut(id) else { return };
+        let Some(Pending::Fan {
+            results,
+            remaining,
+            then,
+        }) = c.pending.as_mut()
+        else {
+            return;
+        };
+        results[idx as usize] = Some(out);
+        *remaining -= 1;
+        if *remaining > 0 {
+            return;
+        }
+        let then = then.take();
+        let results: Vec<StepOut> = std::mem::take(results).into_iter().flatten().collect();
+        c.pending = None;
+        if let Some(then) = then {
+            then(self, id, results);
+        }
+        // The continuation may have started another fan-out; otherwise the client goes on.
+        if self.conn_mut(id).is_some_and(|c| c.pending.is_none()) {
+            self.resume(id);
+        }
+    }
+
+    /// Releases `tx`'s locks here and lets whatever waited on them go on.
+    pub fn unlock(&mut self, tx: u64) {
+        let decided = self.locks.release(tx);
+        for (w, outcome) in decided {
+            self.send(
+                w.from,
+                Msg::StepDone {
+                    conn: w.conn,
+                    idx: w.idx,
+                    out: Box::new(outcome),
+                },
+            );
+        }
+        let conns = std::mem::take(&mut self.lock_waiting);
+        for id in conns {
+            self.resume(id);
+        }
+        let batches = std::mem::take(&mut self.deferred_batches);
+        for b in batches {
+            self.run_batch(b);
+        }
+    }
+
+    /// Writes a reply for connection `id` (honouring CLIENT REPLY).
+    pub fn reply_with(&mut self, id: ConnId, f: impl FnOnce(&mut Reply<'_>)) {
+        if let Some(c) = self.conn_mut(id) {
+            if c.reply_mode != crate::conn::ReplyMode::On {
+                return;
+            }
+            let mut r = c.reply();
+            f(&mut r);
+        }
+    }
+
+    /// Runs a handler on this shard for a fan-out step and returns its raw reply.
+    pub fn run_for_step(
+        &mut self,
+        f: ShardFn,
+        args: &ArgsBuf,
+        db: usize,
+        proto: Protocol,
+    ) -> Vec<u8> {
+        let mut out = Vec::new();
+        self.run_handler(f, args.args(), db, proto, false, &mut out);
+        out
+    }
+}
+
+/// A transaction's identity and the shards whose keys it locked.
+#[derive(Clone)]
+pub struct Tx {
+    pub id: u64,
+    pub shards: Vec<usize>,
+}
+
+/// The body of a transaction, run on the coordinator once every lock is held.
+pub type TxBody = Box<dyn FnOnce(&mut Shard, ConnId, Tx)>;
+
+/// Locks `keys` (grouped by shard) for a new transaction, then runs `body`.
+pub fn run_tx(shard: &mut Shard, id: ConnId, keys: Vec<(usize, Vec<LockKey>)>, body: TxBody) {
+    let tx = shard.shared.next_tx.fetch_add(1, Ordering::Relaxed);
+    lock_phase(shard, id, tx, keys, body);
+}
+
+fn lock_phase(
+    shard: &mut Shard,
+    id: ConnId,
+    tx: u64,
+    keys: Vec<(usize, Vec<LockKey>)>,
+    body: TxBody,
+) {
+    let me = shard.id;
+    let shards: Vec<usize> = keys.iter().map(|(s, _)| *s).collect();
+    let steps: Vec<(usize, StepFn)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, (s, k))| {
+            let k = k.clone();
+            let f: StepFn = Box::new(move |sh: &mut Shard| -> StepOut {
+                match sh.locks.acquire(tx, k, (me, id, i as u32)) {
+                    LockOutcome::Queued => Box::new(Deferred),
+                    o => Box::new(o),
+                }
+            });
+            (*s, f)
+        })
+        .collect();
+    shard.fan_out(
+        id,
+        steps,
+        Box::new(move |sh: &mut Shard, id: ConnId, results: Vec<StepOut>| {
+            let all = results
+                .iter()
+                .all(|r| r.downcast_ref::<LockOutcome>() == Some(&LockOutcome::Granted));
+            if all {
+                body(sh, id, Tx { id: tx, shards });
+                return;
+            }
+            // Wait-die: release what was granted and try again with the same id.
+            for &s in &shards {
+                release_on(sh, s, tx);
+            }
+            lock_phase(sh, id, tx, keys, body);
+        }),
+    );
+}
+
+fn release_on(sh: &mut Shard, s: usize, tx: u64) {
+    if s == sh.id {
+        sh.unlock(tx);
+    } else {
+        sh.send(s, Msg::Call(Box::new(move |x: &mut Shard| x.unlock(tx))));
+    }
+}
+
+/// Runs one step per shard (each then releases the transaction's locks there), releases the
+/// shards without a step, and continues with `then`.
+pub fn exec_and_release(
+    sh: &mut Shard,
+    id: ConnId,
+    tx: Tx,
+    steps: Vec<(usize, StepFn)>,
+    then: Then,
+) {
+    let txid = tx.id;
+    let with_step: Vec<usize> = steps.iter().map(|(s, _)| *s).collect();
+    for &s in &tx.shards {
+        if !with_step.contains(&s) {
+            release_on(sh, s, txid);
+        }
+    }
+    let steps = steps
+        .into_iter()
+        .map(|(s, f)| {
+            let g: StepFn = Box::new(move |x: &mut Shard| {
+                let r = f(x);
+                x.unlock(txid);
+                r
+            });
+            (s, g)
+        })
+        .collect();
+    sh.fan_out(id, steps, then);
+}
+
+/// Runs steps while the locks stay held (a middle phase).
+pub fn exec_held(sh: &mut Shard, id: ConnId, steps: Vec<(usize, StepFn)>, then: Then) {
+    sh.fan_out(id, steps, then);
+}
+
+fn group_keys(
+    sh: &Shard,
+    args: &Args<'_>,
+    cmd: &Command,
+    db: usize,
+    write: bool,
+) -> Vec<(usize, Vec<LockKey>)> {
+    let (first, last, step) = cmd.key_range(args.len());
+    let mut groups: Vec<(usize, Vec<LockKey>)> = vec![];
+    let mut i = first;
+    while first > 0 && i <= last {
+        let k = args.get(i);
+        let s = sh.owner(k);
+        let lk = LockKey {
+            db,
+            key: k.into(),
+            write,
+        };
+        match groups.iter_mut().find(|(g, _)| *g == s) {
+            Some((_, v)) => {
+                if !v.iter().any(|x| x.key.as_ref() == k) {
+                    v.push(lk)
+                }
+            }
+            None => groups.push((s, vec![lk])),
+        }
+        i += step;
+    }
+    groups
+}
+
+/// Client state a cross-shard command runs with.
+#[derive(Clone, Copy)]
+struct Client {
+    db: usize,
+    proto: Protocol,
+}
+
+/// Starts a command whose keys span shards.
+pub fn start_cross(sh: &mut Shard, id: ConnId, cmd: &Command, f: ShardFn, args: Args<'_>) -> Step {
+    let Some(c) = sh.conn_mut(id) else {
+        return Step::Done;
+    };
+    let client = Client {
+        db: c.db,
+        proto: c.proto,
+    };
+    match cmd.cross {
+        Cross::SumInt | Cross::Mget | Cross::Mset | Cross::Msetnx => {
+            if matches!(cmd.cross, Cross::Mset | Cross::Msetnx) && args.len() % 2 == 0 {
+                let name = cmd.spec.name;
+                sh.reply_with(id, |r| r.error(&shoal_commands::err::arity(name)));
+                return Step::Done;
+            }
+            let write = cmd.write;
+            let groups = group_keys(sh, &args, cmd, client.db, write);
+            let owned = ArgsBuf::from_args(&args);
+            let kind = cmd.cross;
+            let keyed = KeyedSplit::new(sh, &args, cmd);
+            run_tx(
+                sh,
+                id,
+                groups,
+                Box::new(move |sh, id, tx| split_body(sh, id, tx, kind, f, owned, keyed, client)),
+            );
+            Step::Wait
+        }
+        Cross::Rename(nx) => {
+            let groups = group_keys(sh, &args, cmd, client.db, true);
+            let owned = ArgsBuf::from_args(&args);
+            run_tx(
+                sh,
+                id,
+                groups,
+                Box::new(move |sh, id, tx| {
+                    move_body(sh, id, tx, owned, client, MoveKind::Rename(nx))
+                }),
+            );
+            Step::Wait
+        }
+        Cross::Copy => {
+            // Validate options on the coordinator first (they do not depend on data).
+            let mut out = Vec::new();
+            let opts = {
+                let mut ctx = sh.ctx(client.db, client.proto, &mut out);
+                generic::copy_options(&mut ctx, &args)
+            };
+            let Some(opts) = opts else {
+                sh.reply_with(id, |r| r.raw(&out));
+                return Step::Done;
+            };
+            let mut groups = group_keys(sh, &args, cmd, client.db, false);
+            // The destination may be in another database.
+            for (_, v) in groups.iter_mut() {
+                for k in v.iter_mut() {
+                    if k.key.as_ref() == args.get(2) {
+                        k.db = opts.db;
+                        k.write = true;
+                    }
+                }
+            }
+            let owned = ArgsBuf::from_args(&args);
+            run_tx(
+                sh,
+                id,
+                groups,
+                Box::new(move |sh, id, tx| {
+                    move_body(
+                        sh,
+                        id,
+                        tx,
+                        owned,
+                        client,
+                        MoveKind::Copy(opts.db, opts.replace),
+                    )
+                }),
+            );
+            Step::Wait
+        }
+        Cross::Lcs => {
+            let groups = group_keys(sh, &args, cmd, client.db, false);
+            let owned = ArgsBuf::from_args(&args);
+            run_tx(
+                sh,
+                id,
+                groups,
+                Box::new(move |sh, id, tx| lcs_body(sh, id, tx, owned, client)),
+            );
+            Step::Wait
+        }
+        Cross::Local => {
+            // A command with several keys that must not span shards (none today).
+            sh.reply_with(id, |r| {
+                r.error("CROSSSLOT Keys in request don't hash to the same slot")
+            });
+            Step::Done
+        }
+    }
+}
+
+/// How a split command's keys map back to request positions.
+#[derive(Clone)]
+struct KeyedSplit {
+    /// For each key position in request order: (shard, position of the argument).
+    keys: Vec<(usize, usize)>,
+    /// Arguments per key (1, or 2 for MSET pairs).
+    width: usize,
+}
+
+impl KeyedSplit {
+    fn new(sh: &Shard, args: &Args<'_>, cmd: &Command) -> Self {
+        let (first, last, step) = cmd.key_range(args.len());
+        let mut keys = vec![];
+        let mut i = first;
+        while first > 0 && i <= last {
+            keys.push((sh.owner(args.get(i)), i));
+            i += step;
+        }
+        KeyedSplit { keys, width: step }
+    }
+
+    /// The sub-request for shard `s`: the command name and that shard's keys (with values).
+    fn part(&self, args: &Args<'_>, s: usize) -> ArgsBuf {
+        let mut b = ArgsBuf::default();
+        b.push(args.get(0));
+        for &(owner, pos) in &self.keys {
+            if owner == s {
+                for w in 0..self.width {
+                    b.push(args.get(pos + w));
+                }
+            }
+        }
+        b
+    }
+}
+
+fn parse_int_reply(out: &[u8]) -> i64 {
+    if out.first() == Some(&b':') {
+        let end = out.iter().position(|&c| c == b'\r').unwrap_or(out.len());
+        std::str::from_utf8(&out[1..end])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn split_body(
+    sh: &mut Shard,
+    id: ConnId,
+    tx: Tx,
+    kind: Cross,
+    f: ShardFn,
+    owned: ArgsBuf,
+    keyed: KeyedSplit,
+    client: Client,
+) {
+    let args = owned.args();
+    match kind {
+        Cross::SumInt | Cross::Mset => {
+            let steps = tx
+                .shards
+                .iter()
+                .map(|&s| {
+                    let part = keyed.part(&args, s);
+                    let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                        Box::new(x.run_for_step(f, &part, client.db, client.proto))
+                    });
+                    (s, g)
+                })
+                .collect();
+            exec_and_release(
+                sh,
+                id,
+                tx,
+                steps,
+                Box::new(move |sh, id, results| {
+                    if kind == Cross::Mset {
+                        sh.reply_with(id, |r| r.ok());
+                    } else {
+                        let sum: i64 = results
+                            .iter()
+                            .filter_map(|r| r.downcast_ref::<Vec<u8>>())
+                            .map(|o| parse_int_reply(o))
+                            .sum();
+                        sh.reply_with(id, |r| r.int(sum));
+                    }
+                }),
+            );
+        }
+        Cross::Mget => {
+            // Each shard returns the reply element of each of its keys, in its key order.
+            let steps = tx
+                .shards
+                .iter()
+                .map(|&s| {
+                    let part = keyed.part(&args, s);
+                    let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                        let a = part.args();
+                        let mut elems: Vec<Vec<u8>> = Vec::with_capacity(a.len() - 1);
+                        for k in a.iter_from(1) {
+                            let mut one = ArgsBuf::default();
+                            one.push(b"MGET");
+                            one.push(k);
+                            let out = x.run_for_step(f, &one, client.db, client.proto);
+                            // Strip the "*1\r\n" array header of the one-key reply.
+                            elems.push(out[4..].to_vec());
+                        }
+                        Box::new(elems)
+                    });
+                    (s, g)
+                })
+                .collect();
+            let order: Vec<usize> = keyed.keys.iter().map(|(s, _)| *s).collect();
+            let shards = tx.shards.clone();
+            exec_and_release(
+                sh,
+                id,
+                tx,
+                steps,
+                Box::new(move |sh, id, mut results| {
+                    let mut iters: Vec<std::vec::IntoIter<Vec<u8>>> = results
+                        .iter_mut()
+                        .map(|r| {
+                            r.downcast_mut::<Vec<Vec<u8>>>()
+                                .map(std::mem::take)
+                                .unwrap_or_default()
+                                .into_iter()
+                        })
+                        .collect();
+                    sh.reply_with(id, |r| {
+                        r.array(order.len());
+                        for s in &order {
+                            let i = shards.iter().position(|x| x == s).unwrap_or(0);
+                            match iters[i].next() {
+                                Some(e) => r.raw(&e),
+                                None => r.null(),
+                            }
+                        }
+                    });
+                }),
+            );
+        }
+        Cross::Msetnx => {
+            let steps = tx
+                .shards
+                .iter()
+                .map(|&s| {
+                    let part = keyed.part(&args, s);
+                    let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                        let a = part.args();
+                        let now = x.now_ms;
+                        let db = x.keyspace.db(client.db);
+                        let mut i = 1;
+                        let mut any = false;
+                        while i < a.len() {
+                            any |= db.contains(a.get(i), now);
+                            i += 2;
+                        }
+                        Box::new(any)
+                    });
+                    (s, g)
+                })
+                .collect();
+            exec_held(
+                sh,
+                id,
+                steps,
+                Box::new(move |sh, id, results| {
+                    let any = results
+                        .iter()
+                        .any(|r| r.downcast_ref::<bool>() == Some(&true));
+                    let args = owned.args();
+                    let steps: Vec<(usize, StepFn)> = if any {
+                        vec![]
+                    } else {
+                        tx.shards
+                            .iter()
+                            .map(|&s| {
+                                let part = keyed.part(&args, s);
+                                let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                                    Box::new(x.run_for_step(f, &part, client.db, client.proto))
+                                });
+                                (s, g)
+                            })
+                            .collect()
+                    };
+                    exec_and_release(
+                        sh,
+                        id,
+                        tx,
+                        steps,
+                        Box::new(move |sh, id, _| sh.reply_with(id, |r| r.int(!any as i64))),
+                    );
+                }),
+            );
+        }
+        _ => {}
+    }
+}
+
+#[derive(Clone, Copy)]
+enum MoveKind {
+    Rename(bool),
+    /// Destination database, REPLACE.
+    Copy(usize, bool),
+}
+
+/// RENAME/RENAMENX/COPY between two shards: check, take the source, store the destination.
+fn move_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client, kind: MoveKind) {
+    let args = owned.args();
+    let (src, dst) = (args.get(1).to_vec(), args.get(2).to_vec());
+    let (src_shard, dst_shard) = (sh.owner(&src), sh.owner(&dst));
+    let dst_db = match kind {
+        MoveKind::Copy(db, _) => db,
+        MoveKind::Rename(_) => client.db,
+    };
+    let (s1, d1) = (src.clone(), dst.clone());
+    let check: Vec<(usize, StepFn)> = vec![
+        (
+            src_shard,
+            Box::new(move |x: &mut Shard| -> StepOut {
+                let now = x.now_ms;
+                Box::new(x.keyspace.db(client.db).contains(&s1, now))
+            }),
+        ),
+        (
+            dst_shard,
+            Box::new(move |x: &mut Shard| -> StepOut {
+                let now = x.now_ms;
+                Box::new(x.keyspace.db(dst_db).contains(&d1, now))
+            }),
+        ),
+    ];
+    exec_held(
+        sh,
+        id,
+        check,
+        Box::new(move |sh, id, results| {
+            let src_exists = results[0].downcast_ref::<bool>() == Some(&true);
+            let dst_exists = results[1].downcast_ref::<bool>() == Some(&true);
+            let refuse: Option<Box<dyn FnOnce(&mut Reply<'_>)>> = match kind {
+                MoveKind::Rename(_) if !src_exists => {
+                    Some(Box::new(|r| r.error(shoal_commands::err::NO_SUCH_KEY)))
+                }
+                MoveKind::Rename(true) if dst_exists => Some(Box::new(|r| r.int(0))),
+                MoveKind::Copy(..) if !src_exists => Some(Box::new(|r| r.int(0))),
+                MoveKind::Copy(_, false) if dst_exists => Some(Box::new(|r| r.int(0))),
+                _ => None,
+            };
+            if let Some(reply) = refuse {
+                exec_and_release(
+                    sh,
+                    id,
+                    tx,
+                    vec![],
+                    Box::new(move |sh, id, _| sh.reply_with(id, reply)),
+                );
+                return;
+            }
+            let remove = matches!(kind, MoveKind::Rename(_));
+            let take: Vec<(usize, StepFn)> = vec![(
+                src_shard,
+                Box::new(move |x: &mut Shard| -> StepOut {
+                    let mut out = Vec::new();
+                    let mut ctx = x.ctx(client.db, client.proto, &mut out);
+                    Box::new(generic::take_entry(&mut ctx, client.db, &src, remove))
+                }),
+            )];
+            exec_held(
+                sh,
+                id,
+                take,
+                Box::new(move |sh, id, mut results| {
+                    let moved = results[0]
+                        .downcast_mut::<Option<generic::Moved>>()
+                        .and_then(Option::take);
+                    let put: Vec<(usize, StepFn)> = match moved {
+                        Some(m) => vec![(
+                            dst_shard,
+                            Box::new(move |x: &mut Shard| -> StepOut {
+                                let mut out = Vec::new();
+                                let mut ctx = x.ctx(client.db, client.proto, &mut out);
+                                generic::put_entry(&mut ctx, dst_db, &dst, m);
+                                Box::new(())
+                            }),
+                        )],
+                        None => vec![],
+                    };
+                    exec_and_release(
+                        sh,
+                        id,
+                        tx,
+                        put,
+                        Box::new(move |sh, id, _| {
+                            sh.reply_with(id, |r| match kind {
+                                MoveKind::Rename(true) | MoveKind::Copy(..) => r.int(1),
+                                MoveKind::Rename(false) => r.ok(),
+                            })
+                        }),
+                    );
+                }),
+            );
+        }),
+    );
+}
+
+fn lcs_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client) {
+    let args = owned.args();
+    let keys = [args.get(1).to_vec(), args.get(2).to_vec()];
+    let steps: Vec<(usize, StepFn)> = keys
+        .into_iter()
+        .map(|k| {
+            let s = sh.owner(&k);
+            let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                let mut out = Vec::new();
+                let mut ctx = x.ctx(client.db, client.proto, &mut out);
+                Box::new(string::lcs_input(&mut ctx, &k))
+            });
+            (s, g)
+        })
+        .collect();
+    exec_and_release(
+        sh,
+        id,
+        tx,
+        steps,
+        Box::new(move |sh, id, mut results| {
+            let mut take = |i: usize| -> string::LcsInput {
+                results[i]
+                    .downcast_mut::<string::LcsInput>()
+                    .map(|v| std::mem::replace(v, Ok(None)))
+                    .unwrap_or(Ok(None))
+            };
+            let (a, b) = (take(0), take(1));
+            let mut out = Vec::new();
+            {
+                let mut ctx = sh.ctx(client.db, client.proto, &mut out);
+                string::lcs_reply(&mut ctx, owned.args(), a, b);
+            }
+            sh.reply_with(id, |r| r.raw(&out));
+        }),
+    );
+}
