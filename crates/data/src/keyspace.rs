@@ -9,8 +9,9 @@ use crate::slot::key_slot;
 use crate::value::Value;
 use hashbrown::HashMap;
 
-/// A key's bytes, owned by the table.
-pub type Key = Box<[u8]>;
+/// A key's bytes, owned by the table; keys up to 24 bytes live inside the table's bucket, so a
+/// lookup compares them without another cache miss and storing them allocates nothing.
+pub type Key = smallvec::SmallVec<[u8; 24]>;
 
 /// What is stored under a key.
 #[derive(Clone, Debug)]
@@ -131,7 +132,7 @@ impl Db {
                 self.volatile = self.volatile + new_volatile - old_volatile;
             }
             None => {
-                table.map.insert(key.into(), entry);
+                table.map.insert(Key::from_slice(key), entry);
                 table.volatile += new_volatile;
                 self.volatile += new_volatile;
                 self.keys += 1;

@@ -13,8 +13,8 @@ pub const SHARED_INTEGERS: i64 = 10000;
 pub enum Value {
     /// A string that is the canonical decimal form of an integer.
     Int(i64),
-    /// A short string written whole (SET and friends).
-    Embstr(Box<[u8]>),
+    /// A short string written whole (SET and friends); up to 16 bytes are stored inline.
+    Embstr(smallvec::SmallVec<[u8; 16]>),
     /// A string that was modified in place (APPEND, SETRANGE) or is longer than the embstr limit.
     Raw(Vec<u8>),
 }
@@ -51,7 +51,7 @@ impl Value {
             }
         }
         if bytes.len() <= EMBSTR_SIZE_LIMIT {
-            Value::Embstr(bytes.into())
+            Value::Embstr(smallvec::SmallVec::from_slice(bytes))
         } else {
             Value::Raw(bytes.to_vec())
         }
@@ -60,7 +60,7 @@ impl Value {
     /// A string value kept as written, without integer encoding (INCRBYFLOAT results).
     pub fn plain_string(bytes: Vec<u8>) -> Value {
         if bytes.len() <= EMBSTR_SIZE_LIMIT {
-            Value::Embstr(bytes.into_boxed_slice())
+            Value::Embstr(smallvec::SmallVec::from_vec(bytes))
         } else {
             Value::Raw(bytes)
         }
@@ -126,7 +126,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Embstr(b) => b.len(),
+            Value::Embstr(b) => if b.spilled() { b.capacity() } else { 0 },
             Value::Raw(v) => v.capacity(),
         }
     }
