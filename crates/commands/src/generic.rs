@@ -260,6 +260,17 @@ pub fn put_entry(ctx: &mut Ctx<'_>, db: usize, key: &[u8], moved: Moved) {
     ctx.dirty(1);
 }
 
+/// Stores a copy (COPY): as Redis's dupStringObject, a copied integer is not a shared object.
+pub fn put_copy(ctx: &mut Ctx<'_>, db: usize, key: &[u8], moved: Moved) {
+    let now = ctx.now_ms;
+    let d = ctx.keyspace.db(db);
+    d.insert(key, moved.0, moved.1, now);
+    if let Some(e) = d.get_mut(key, now) {
+        e.unshared = true;
+    }
+    ctx.dirty(1);
+}
+
 fn rename_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) {
     let (src, dst) = (args.get(1), args.get(2));
     if ctx.lookup_write(src).is_none() {
@@ -347,7 +358,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if !o.replace && key_exists(ctx, o.db, args.get(2)) {
         return ctx.reply.int(0);
     }
-    put_entry(ctx, o.db, args.get(2), moved);
+    put_copy(ctx, o.db, args.get(2), moved);
     ctx.reply.int(1);
 }
 
@@ -371,7 +382,7 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// OBJECT REFCOUNT key
 pub fn object_refcount(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if let Some(e) = object_lookup(ctx, args.get(2)) {
-        let n = e.value.refcount();
+        let n = if e.unshared { 1 } else { e.value.refcount() };
         ctx.reply.int(n);
     }
 }

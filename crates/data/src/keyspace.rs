@@ -22,6 +22,8 @@ pub struct Entry {
     expire_at: i64,
     /// Last access, in seconds since the unix epoch (for OBJECT IDLETIME).
     pub access: u32,
+    /// A small integer that is not Redis's shared object (a COPY of one): OBJECT REFCOUNT 1.
+    pub unshared: bool,
 }
 
 impl Entry {
@@ -31,6 +33,7 @@ impl Entry {
             value,
             expire_at,
             access: (now_ms / 1000) as u32,
+            unshared: false,
         }
     }
     /// Absolute expiry in unix milliseconds, if any.
@@ -145,6 +148,7 @@ impl Db {
         match self.get_mut(key, now_ms) {
             Some(e) => {
                 e.value = value;
+                e.unshared = false;
                 e.access = (now_ms / 1000) as u32;
             }
             None => self.insert(key, value, 0, now_ms),

@@ -126,7 +126,13 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) => 0,
-            Value::Embstr(b) => if b.spilled() { b.capacity() } else { 0 },
+            Value::Embstr(b) => {
+                if b.spilled() {
+                    b.capacity()
+                } else {
+                    0
+                }
+            }
             Value::Raw(v) => v.capacity(),
         }
     }

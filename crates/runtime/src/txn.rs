@@ -47,6 +47,10 @@ impl Shard {
     /// on this shard with the results in step order.
     pub fn fan_out(&mut self, id: ConnId, steps: Vec<(usize, StepFn)>, then: Then) {
         let n = steps.len();
+        if n == 0 {
+            then(self, id, vec![]);
+            return;
+        }
         if let Some(c) = self.conn_mut(id) {
             c.pending = Some(Pending::Fan {
                 results: (0..n).map(|_| None).collect(),
@@ -677,7 +681,11 @@ fn move_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client,
                             Box::new(move |x: &mut Shard| -> StepOut {
                                 let mut out = Vec::new();
                                 let mut ctx = x.ctx(client.db, client.proto, &mut out);
-                                generic::put_entry(&mut ctx, dst_db, &dst, m);
+                                if remove {
+                                    generic::put_entry(&mut ctx, dst_db, &dst, m);
+                                } else {
+                                    generic::put_copy(&mut ctx, dst_db, &dst, m);
+                                }
                                 Box::new(())
                             }),
                         )],
