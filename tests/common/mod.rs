@@ -261,6 +261,7 @@ impl Raw {
             match self.reader.read(&mut buf) {
                 Ok(0) => break true,
                 Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
                 Err(_) => break false,
             }
         };

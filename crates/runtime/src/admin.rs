@@ -810,7 +810,7 @@ fn hello(sh: &mut Shard, id: ConnId, args: Args<'_>) {
         c.authenticated = true;
     }
     if !c.authenticated {
-        c.reply().error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
+        c.reply().error("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time");
         return;
     }
     if let Some(n) = name {
