@@ -21,7 +21,12 @@ fn both() -> (Server, Server) {
 }
 
 fn assert_alive(server: &Server, watcher: &mut Raw) {
-    assert_eq!(watcher.cmd_str(&["PING"]), b"+PONG\r\n", "{} stopped answering", server.name);
+    assert_eq!(
+        watcher.cmd_str(&["PING"]),
+        b"+PONG\r\n",
+        "{} stopped answering",
+        server.name
+    );
     let mut fresh = server.raw();
     assert_eq!(fresh.cmd_str(&["SET", "alive", "yes"]), b"+OK\r\n");
     assert_eq!(fresh.cmd_str(&["GET", "alive"]), b"$3\r\nyes\r\n");
@@ -46,20 +51,32 @@ fn malformed_input_matches_redis() {
         ("missing dollar", b"*1\r\nfoo\r\n".to_vec()),
         ("negative bulk", b"*1\r\n$-5\r\n".to_vec()),
         ("bad bulk length", b"*1\r\n$abc\r\n".to_vec()),
-        ("bulk over proto-max-bulk-len", b"*1\r\n$600000000\r\n".to_vec()),
+        (
+            "bulk over proto-max-bulk-len",
+            b"*1\r\n$600000000\r\n".to_vec(),
+        ),
         ("unbalanced quotes", b"set \"a b\r\n".to_vec()),
         ("quote then text", b"set \"a\"b c\r\n".to_vec()),
         ("inline ping", b"PING\r\n".to_vec()),
-        ("inline set get", b"set a \"hello world\"\r\nget a\r\n".to_vec()),
+        (
+            "inline set get",
+            b"set a \"hello world\"\r\nget a\r\n".to_vec(),
+        ),
         ("inline with newline only", b"ping\nping\n".to_vec()),
         ("inline hex escape", b"echo \"\\x41\\x42\\n\"\r\n".to_vec()),
         ("empty lines", b"\r\n\r\n\r\nPING\r\n".to_vec()),
         ("1 MB of inline spaces", inline_spaces),
         ("inline longer than 64 KB", long_inline),
         ("count line longer than 64 KB", long_count),
-        ("binary garbage", (0u8..=255).rev().cycle().take(5000).collect()),
+        (
+            "binary garbage",
+            (0u8..=255).rev().cycle().take(5000).collect(),
+        ),
         ("truncated frame", b"*3\r\n$3\r\nSET\r\n$1\r\na".to_vec()),
-        ("unknown command", b"*2\r\n$7\r\nFOOBARZ\r\n$3\r\nbaz\r\n".to_vec()),
+        (
+            "unknown command",
+            b"*2\r\n$7\r\nFOOBARZ\r\n$3\r\nbaz\r\n".to_vec(),
+        ),
         ("wrong arity", b"*1\r\n$3\r\nGET\r\n".to_vec()),
         ("huge multibulk lowercase", b"*1048577\r\n".to_vec()),
     ];
@@ -84,13 +101,20 @@ fn pipelining_and_large_commands() {
     // 10k pipelined commands in one write, replies in order.
     let mut buf = vec![];
     for i in 0..10_000 {
-        buf.extend(encode(&[b"SET", format!("p{i}").as_bytes(), format!("{i}").as_bytes()]));
+        buf.extend(encode(&[
+            b"SET",
+            format!("p{i}").as_bytes(),
+            format!("{i}").as_bytes(),
+        ]));
         buf.extend(encode(&[b"GET", format!("p{i}").as_bytes()]));
     }
     c.send(&buf);
     for i in 0..10_000 {
         assert_eq!(c.read_raw(), b"+OK\r\n");
-        assert_eq!(c.read_raw(), format!("${}\r\n{i}\r\n", i.to_string().len()).into_bytes());
+        assert_eq!(
+            c.read_raw(),
+            format!("${}\r\n{i}\r\n", i.to_string().len()).into_bytes()
+        );
     }
     // A 100k-argument command spanning shards.
     let mut args: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
@@ -148,7 +172,11 @@ fn auth_matches_redis() {
     for cmd in script {
         let x = a.cmd_str(cmd);
         let y = b.cmd_str(cmd);
-        assert_eq!(String::from_utf8_lossy(&x), String::from_utf8_lossy(&y), "{cmd:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&x),
+            String::from_utf8_lossy(&y),
+            "{cmd:?}"
+        );
     }
     // Unauthenticated clients get Redis's tight protocol limits.
     let (x, _) = exchange(&shoal, b"*20\r\n");
@@ -164,8 +192,16 @@ fn auth_matches_redis() {
 #[test]
 fn no_password_auth_matches_redis() {
     let (shoal, redis) = both();
-    for cmd in [&["AUTH", "x"][..], &["AUTH", "default", "x"], &["AUTH", "bob", "x"]] {
-        assert_eq!(shoal.raw().cmd_str(cmd), redis.raw().cmd_str(cmd), "{cmd:?}");
+    for cmd in [
+        &["AUTH", "x"][..],
+        &["AUTH", "default", "x"],
+        &["AUTH", "bob", "x"],
+    ] {
+        assert_eq!(
+            shoal.raw().cmd_str(cmd),
+            redis.raw().cmd_str(cmd),
+            "{cmd:?}"
+        );
     }
 }
 
@@ -195,7 +231,11 @@ fn resp3_replies() {
             assert_eq!(x[..3], y[..3], "{cmd:?}");
             continue;
         }
-        assert_eq!(String::from_utf8_lossy(&x), String::from_utf8_lossy(&y), "{cmd:?}");
+        assert_eq!(
+            String::from_utf8_lossy(&x),
+            String::from_utf8_lossy(&y),
+            "{cmd:?}"
+        );
     }
 }
 
@@ -214,17 +254,27 @@ fn redis_cli_inline_and_client_library() {
     assert_eq!(cli(&["set", "greeting", "hello world"]), "OK\n");
     assert_eq!(cli(&["get", "greeting"]), "hello world\n");
     assert_eq!(cli(&["incrby", "n", "5"]), "5\n");
-    assert_eq!(cli(&["mget", "greeting", "n", "none"]), "hello world\n5\n\n");
+    assert_eq!(
+        cli(&["mget", "greeting", "n", "none"]),
+        "hello world\n5\n\n"
+    );
     // The redis crate, a typical client library.
     let mut con = shoal.client();
-    let _: () = redis::cmd("SET").arg("lib").arg(42).query(&mut con).expect("set");
+    let _: () = redis::cmd("SET")
+        .arg("lib")
+        .arg(42)
+        .query(&mut con)
+        .expect("set");
     let v: i64 = redis::cmd("GET").arg("lib").query(&mut con).expect("get");
     assert_eq!(v, 42);
     let vals: Vec<Option<String>> = redis::cmd("MGET")
         .arg(&["greeting", "nope", "lib"])
         .query(&mut con)
         .expect("mget");
-    assert_eq!(vals, vec![Some("hello world".into()), None, Some("42".into())]);
+    assert_eq!(
+        vals,
+        vec![Some("hello world".into()), None, Some("42".into())]
+    );
 }
 
 #[test]

@@ -81,6 +81,44 @@ impl LockTable {
                 }
             }
         }
+        // Queued requests count as holders: a younger request must not overtake an older one
+        // that waits (else a stream of readers could starve a writer forever).
+        for w in &self.waiters {
+            if w.tx == tx {
+                continue;
+            }
+            let clash = w.keys.iter().any(|wk| {
+                keys.iter()
+                    .any(|k| k.db == wk.db && k.key == wk.key && (k.write || wk.write))
+            });
+            if clash {
+                min = Some(min.map_or(w.tx, |m| m.min(w.tx)));
+            }
+        }
+        min
+    }
+
+    /// Like `oldest_conflict`, but only against granted locks (used when re-deciding waiters).
+    fn oldest_holder_conflict(&self, tx: u64, keys: &[LockKey]) -> Option<u64> {
+        let mut min: Option<u64> = None;
+        for k in keys {
+            let Some(l) = self.dbs.get(&k.db).and_then(|m| m.get(&k.key)) else {
+                continue;
+            };
+            let mut note = |h: u64| {
+                if h != tx {
+                    min = Some(min.map_or(h, |m| m.min(h)));
+                }
+            };
+            if let Some(w) = l.writer {
+                note(w);
+            }
+            if k.write {
+                for &r in &l.readers {
+                    note(r);
+                }
+            }
+        }
         min
     }
 
@@ -148,8 +186,9 @@ impl LockTable {
         }
         let mut decided = vec![];
         let waiters = std::mem::take(&mut self.waiters);
+        tracing::trace!(tx, waiters = waiters.len(), "release");
         for w in waiters {
-            match self.oldest_conflict(w.tx, &w.keys) {
+            match self.oldest_holder_conflict(w.tx, &w.keys) {
                 None => {
                     let keys = w.keys.clone();
                     self.grant(w.tx, keys);

@@ -118,6 +118,8 @@ pub struct Shard {
     rng: u64,
     pub shutting_down: bool,
     next_cron: Instant,
+    /// One-shot timers (transaction retry back-off), earliest first not required.
+    pub timers: Vec<(Instant, Box<dyn FnOnce(&mut Shard)>)>,
 }
 
 impl Shard {
@@ -157,6 +159,7 @@ impl Shard {
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             shutting_down: false,
             next_cron: Instant::now(),
+            timers: Vec::new(),
         })
     }
 
@@ -467,6 +470,26 @@ impl Shard {
         self.next_cron = Instant::now() + Duration::from_millis(1000 / hz as u64);
     }
 
+    /// Runs `f` on this shard after `delay`.
+    pub fn after(&mut self, delay: Duration, f: Box<dyn FnOnce(&mut Shard)>) {
+        self.timers.push((Instant::now() + delay, f));
+    }
+
+    fn fire_timers(&mut self, now: Instant) {
+        let mut due = vec![];
+        let mut i = 0;
+        while i < self.timers.len() {
+            if self.timers[i].0 <= now {
+                due.push(self.timers.swap_remove(i).1);
+            } else {
+                i += 1;
+            }
+        }
+        for f in due {
+            f(self);
+        }
+    }
+
     fn begin_shutdown(&mut self) {
         self.shutting_down = true;
         for fd in std::mem::take(&mut self.listeners) {
@@ -560,6 +583,9 @@ impl Shard {
             if now >= self.next_cron {
                 self.cron();
             }
+            if !self.timers.is_empty() {
+                self.fire_timers(now);
+            }
             if let Some(d) = shutdown_deadline {
                 let busy = self
                     .conns
@@ -575,7 +601,11 @@ impl Shard {
             let wait = if !self.ready.is_empty() {
                 Some(Duration::ZERO)
             } else if mailbox.park() {
-                Some(self.next_cron.saturating_duration_since(Instant::now()))
+                let mut until = self.next_cron;
+                for (t, _) in &self.timers {
+                    until = until.min(*t);
+                }
+                Some(until.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
             };

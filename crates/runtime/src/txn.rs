@@ -167,7 +167,7 @@ pub type TxBody = Box<dyn FnOnce(&mut Shard, ConnId, Tx)>;
 /// Locks `keys` (grouped by shard) for a new transaction, then runs `body`.
 pub fn run_tx(shard: &mut Shard, id: ConnId, keys: Vec<(usize, Vec<LockKey>)>, body: TxBody) {
     let tx = shard.shared.next_tx.fetch_add(1, Ordering::Relaxed);
-    lock_phase(shard, id, tx, keys, body);
+    lock_phase(shard, id, tx, keys, body, 0);
 }
 
 fn lock_phase(
@@ -176,6 +176,7 @@ fn lock_phase(
     tx: u64,
     keys: Vec<(usize, Vec<LockKey>)>,
     body: TxBody,
+    attempt: u32,
 ) {
     let me = shard.id;
     let shards: Vec<usize> = keys.iter().map(|(s, _)| *s).collect();
@@ -200,15 +201,25 @@ fn lock_phase(
             let all = results
                 .iter()
                 .all(|r| r.downcast_ref::<LockOutcome>() == Some(&LockOutcome::Granted));
+            tracing::trace!(tx, granted = all, n = results.len(), "lock phase done");
             if all {
                 body(sh, id, Tx { id: tx, shards });
                 return;
             }
-            // Wait-die: release what was granted and try again with the same id.
+            // Wait-die: release what was granted and try again with the same id (which only
+            // gets older relative to new transactions), after a randomised back-off.
             for &s in &shards {
                 release_on(sh, s, tx);
             }
-            lock_phase(sh, id, tx, keys, body);
+            let cap = 10u64 << attempt.min(7);
+            let delay = std::time::Duration::from_micros(sh.random() % cap);
+            if let Some(c) = sh.conn_mut(id) {
+                c.pending = Some(Pending::Lock);
+            }
+            sh.after(
+                delay,
+                Box::new(move |sh: &mut Shard| lock_phase(sh, id, tx, keys, body, attempt + 1)),
+            );
         }),
     );
 }
