@@ -211,7 +211,7 @@ fn cross_shard_mset_is_atomic() {
                     args.push(&tag);
                 }
                 assert_eq!(c.cmd_str(&args), b"+OK\r\n");
-                if i % 7 == 0 {
+                if i.is_multiple_of(7) {
                     let mut del: Vec<&str> = vec!["DEL"];
                     del.extend(keys.iter().map(|k| k.as_str()));
                     c.cmd_str(&del);

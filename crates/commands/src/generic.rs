@@ -121,7 +121,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, basetime: i64, seconds: boo
         return ctx.reply.error(err::NOT_INTEGER);
     };
     if seconds {
-        if when > i64::MAX / 1000 || when < i64::MIN / 1000 {
+        if !(i64::MIN / 1000..=i64::MAX / 1000).contains(&when) {
             return ctx.reply.error(&err::expire_time(name));
         }
         when *= 1000;
@@ -137,7 +137,7 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, basetime: i64, seconds: boo
     let current = e.expire_at();
     if (flags & NX != 0 && current.is_some())
         || (flags & XX != 0 && current.is_none())
-        || (flags & GT != 0 && current.map_or(true, |c| when <= c))
+        || (flags & GT != 0 && current.is_none_or(|c| when <= c))
         || (flags & LT != 0 && current.is_some_and(|c| when >= c))
     {
         return ctx.reply.int(0);

@@ -36,14 +36,6 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
     ("lcs", Handler::Shard(lcs), Cross::Lcs),
 ];
 
-/// Looks a key up for reading as a string: `Err` (WRONGTYPE already replied) for other types.
-pub fn read_string<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c Value>, ()> {
-    match ctx.lookup(key) {
-        None => Ok(None),
-        Some(e) => Ok(Some(&e.value)),
-    }
-}
-
 /// GET key
 pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let now = ctx.now_ms;
@@ -322,10 +314,8 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.db().set_expire(key, Some(ms), now);
             ctx.dirty(1);
         }
-        None if o.persist => {
-            if ctx.db().set_expire(key, None, now) {
-                ctx.dirty(1);
-            }
+        None if o.persist && ctx.db().set_expire(key, None, now) => {
+            ctx.dirty(1);
         }
         None => {}
     }
@@ -351,7 +341,7 @@ pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// MSET key value [key value ...]
 pub fn mset(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         ctx.reply.error(&err::arity("mset"));
         return;
     }
@@ -372,7 +362,7 @@ fn mset_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>) {
 
 /// MSETNX key value [key value ...]
 pub fn msetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         ctx.reply.error(&err::arity("msetnx"));
         return;
     }
@@ -575,8 +565,12 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
+/// A key holding a value of another type than the command expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
+
 /// A key's string value for LCS: `Err` when the key holds another type.
-pub type LcsInput = Result<Option<Vec<u8>>, ()>;
+pub type LcsInput = Result<Option<Vec<u8>>, WrongType>;
 
 /// Reads a key for LCS on the shard that owns it.
 pub fn lcs_input(ctx: &mut Ctx<'_>, key: &[u8]) -> LcsInput {

@@ -19,7 +19,7 @@ pub fn hash_tag(key: &[u8]) -> &[u8] {
 /// The hash slot of `key`.
 #[inline]
 pub fn key_slot(key: &[u8]) -> u16 {
-    (crc16::State::<crc16::XMODEM>::calculate(hash_tag(key)) & (SLOTS as u16 - 1)) as u16
+    crc16::State::<crc16::XMODEM>::calculate(hash_tag(key)) & (SLOTS as u16 - 1)
 }
 
 #[cfg(test)]

@@ -605,7 +605,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
             }
         }
         R::ConfigSet => {
-            if args.len() % 2 != 0 {
+            if !args.len().is_multiple_of(2) {
                 c.reply().error(&err::arity("config|set"));
                 return Step::Done;
             }

@@ -92,9 +92,8 @@ pub fn info(sh: &mut Shard, id: ConnId, args: Args<'_>) -> Step {
 fn render(sh: &Shard, sections: &[String], infos: &[ShardInfo]) -> String {
     let shared = &sh.shared;
     let config = &sh.config;
-    let sum = |f: fn(&crate::shard::ShardStats) -> u64| -> u64 {
-        shared.stats.iter().map(|s| f(s)).sum()
-    };
+    let sum =
+        |f: fn(&crate::shard::ShardStats) -> u64| -> u64 { shared.stats.iter().map(&f).sum() };
     let want = |s: &str| sections.iter().any(|x| x == s);
     let mut out = String::new();
     let uptime = shared.started.elapsed().as_secs();

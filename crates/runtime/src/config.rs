@@ -146,7 +146,7 @@ fn parse_bool(v: &str) -> Option<bool> {
 impl Config {
     /// Applies one setting (`name` lower-case as in redis.conf).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
-        let bad = || ConfigError(format!("argument couldn't be parsed into an integer"));
+        let bad = || ConfigError("argument couldn't be parsed into an integer".to_string());
         match name {
             "port" => self.port = value.parse().map_err(|_| bad())?,
             "bind" => self.bind = value.split_whitespace().map(String::from).collect(),

@@ -161,8 +161,7 @@ impl Shard {
         let mut batch: Option<Box<Batch>> = None;
         let mut need = 0usize;
         let mut executed = 0u64;
-        loop {
-            let Some(c) = self.conn_mut(id) else { break };
+        while let Some(c) = self.conn_mut(id) {
             if c.closing.is_some() || c.pending.is_some() {
                 break;
             }

@@ -84,6 +84,9 @@ pub fn unix_ms() -> i64 {
         .unwrap_or(0)
 }
 
+/// Work a shard runs later on itself.
+pub type Timer = Box<dyn FnOnce(&mut Shard)>;
+
 /// A shard and everything it owns.
 pub struct Shard {
     pub id: usize,
@@ -119,7 +122,7 @@ pub struct Shard {
     pub shutting_down: bool,
     next_cron: Instant,
     /// One-shot timers (transaction retry back-off), earliest first not required.
-    pub timers: Vec<(Instant, Box<dyn FnOnce(&mut Shard)>)>,
+    pub timers: Vec<(Instant, Timer)>,
 }
 
 impl Shard {
@@ -471,7 +474,7 @@ impl Shard {
     }
 
     /// Runs `f` on this shard after `delay`.
-    pub fn after(&mut self, delay: Duration, f: Box<dyn FnOnce(&mut Shard)>) {
+    pub fn after(&mut self, delay: Duration, f: Timer) {
         self.timers.push((Instant::now() + delay, f));
     }
 

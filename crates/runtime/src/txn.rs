@@ -316,7 +316,7 @@ pub fn start_cross(sh: &mut Shard, id: ConnId, cmd: &Command, f: ShardFn, args: 
     };
     match cmd.cross {
         Cross::SumInt | Cross::Mget | Cross::Mset | Cross::Msetnx => {
-            if matches!(cmd.cross, Cross::Mset | Cross::Msetnx) && args.len() % 2 == 0 {
+            if matches!(cmd.cross, Cross::Mset | Cross::Msetnx) && args.len().is_multiple_of(2) {
                 let name = cmd.spec.name;
                 sh.reply_with(id, |r| r.error(&shoal_commands::err::arity(name)));
                 return Step::Done;
@@ -610,6 +610,9 @@ fn split_body(
     }
 }
 
+/// A reply to write later.
+type ReplyFn = Box<dyn FnOnce(&mut Reply<'_>)>;
+
 #[derive(Clone, Copy)]
 enum MoveKind {
     Rename(bool),
@@ -650,7 +653,7 @@ fn move_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client,
         Box::new(move |sh, id, results| {
             let src_exists = results[0].downcast_ref::<bool>() == Some(&true);
             let dst_exists = results[1].downcast_ref::<bool>() == Some(&true);
-            let refuse: Option<Box<dyn FnOnce(&mut Reply<'_>)>> = match kind {
+            let refuse: Option<ReplyFn> = match kind {
                 MoveKind::Rename(_) if !src_exists => {
                     Some(Box::new(|r| r.error(shoal_commands::err::NO_SUCH_KEY)))
                 }
