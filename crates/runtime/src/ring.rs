@@ -45,7 +45,7 @@ impl Token {
 
 /// The ring and its submission helpers.
 pub struct Ring {
-    ring: IoUring,
+    pub(crate) ring: IoUring,
 }
 
 impl Ring {
@@ -115,5 +115,97 @@ impl Ring {
     /// Whether any submission is queued and not yet handed to the kernel.
     pub fn has_queued(&mut self) -> bool {
         !self.ring.submission().is_empty()
+    }
+}
+
+/// A ring of provided buffers (IORING_REGISTER_PBUF_RING): connections keep one multishot
+/// receive armed for their whole life and the kernel picks a buffer per completion, so a
+/// request costs no submission and no poll re-arm.
+pub struct BufRing {
+    entries: *mut types::BufRingEntry,
+    layout: std::alloc::Layout,
+    bufs: Vec<u8>,
+    buf_size: usize,
+    count: u16,
+    tail: u16,
+    /// The buffer group id receives name.
+    pub bgid: u16,
+}
+
+impl BufRing {
+    /// Registers `count` (a power of two) buffers of `buf_size` bytes as group `bgid`.
+    pub fn new(ring: &Ring, count: u16, buf_size: usize, bgid: u16) -> io::Result<BufRing> {
+        assert!(count.is_power_of_two());
+        let layout = std::alloc::Layout::from_size_align(
+            count as usize * std::mem::size_of::<types::BufRingEntry>(),
+            4096,
+        )
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        // SAFETY: non-zero size, valid alignment; zeroed as the kernel expects.
+        let entries = unsafe { std::alloc::alloc_zeroed(layout) } as *mut types::BufRingEntry;
+        if entries.is_null() {
+            return Err(io::Error::new(io::ErrorKind::OutOfMemory, "buffer ring"));
+        }
+        let mut br = BufRing {
+            entries,
+            layout,
+            bufs: vec![0u8; count as usize * buf_size],
+            buf_size,
+            count,
+            tail: 0,
+            bgid,
+        };
+        // SAFETY: the ring memory stays allocated and in place until drop (after the ring).
+        unsafe {
+            ring.ring
+                .submitter()
+                .register_buf_ring_with_flags(entries as u64, count, bgid, 0)?;
+        }
+        for bid in 0..count {
+            br.push(bid);
+        }
+        br.publish();
+        Ok(br)
+    }
+
+    fn push(&mut self, bid: u16) {
+        let idx = (self.tail & (self.count - 1)) as usize;
+        // SAFETY: idx < count; the entry is ours to fill until the tail is published.
+        unsafe {
+            let e = &mut *self.entries.add(idx);
+            e.set_addr(self.bufs.as_ptr().add(bid as usize * self.buf_size) as u64);
+            e.set_len(self.buf_size as u32);
+            e.set_bid(bid);
+        }
+        self.tail = self.tail.wrapping_add(1);
+    }
+
+    fn publish(&mut self) {
+        // SAFETY: the tail field lives in the first entry; the kernel reads it with acquire.
+        unsafe {
+            let tail =
+                types::BufRingEntry::tail(self.entries) as *const std::sync::atomic::AtomicU16;
+            (*tail).store(self.tail, std::sync::atomic::Ordering::Release);
+        }
+    }
+
+    /// The data the kernel put in buffer `bid`.
+    pub fn data(&self, bid: u16, len: usize) -> &[u8] {
+        let start = bid as usize * self.buf_size;
+        &self.bufs[start..start + len.min(self.buf_size)]
+    }
+
+    /// Gives buffer `bid` back to the kernel.
+    pub fn recycle(&mut self, bid: u16) {
+        self.push(bid);
+        self.publish();
+    }
+}
+
+impl Drop for BufRing {
+    fn drop(&mut self) {
+        // SAFETY: allocated in `new` with this layout. The ring is dropped first (field order in
+        // Shard), so the kernel no longer references it.
+        unsafe { std::alloc::dealloc(self.entries as *mut u8, self.layout) };
     }
 }

@@ -4,7 +4,7 @@ use crate::config::Config;
 use crate::conn::Conn;
 use crate::locks::LockTable;
 use crate::mesh::{Batch, ConnId, Mailbox, Msg};
-use crate::ring::{Op, Ring, Token};
+use crate::ring::{BufRing, Op, Ring, Token};
 use arc_swap::ArcSwap;
 use io_uring::{opcode, types};
 use shoal_commands::{CommandTable, ShardSettings};
@@ -100,6 +100,7 @@ pub struct Shard {
     /// Calls per command id (INFO commandstats).
     pub cmd_calls: Vec<u64>,
     pub ring: Ring,
+    bufs: BufRing,
     listeners: Vec<RawFd>,
     pub conns: Vec<Option<Conn>>,
     gens: Vec<u32>,
@@ -135,6 +136,8 @@ impl Shard {
             lfu_policy: config.lfu(),
         };
         let n = shared.shards();
+        let ring = Ring::new(4096)?;
+        let bufs = BufRing::new(&ring, 512, 8192, 0)?;
         Ok(Shard {
             id,
             keyspace: Keyspace::new(config.databases, first, count),
@@ -145,7 +148,8 @@ impl Shard {
             dirty: 0,
             now_ms: unix_ms(),
             cmd_calls: Vec::new(),
-            ring: Ring::new(4096)?,
+            ring,
+            bufs,
             listeners,
             conns: Vec::new(),
             gens: Vec::new(),
@@ -235,21 +239,15 @@ impl Shard {
         }
     }
 
-    /// Queues a receive into the connection's spare buffer space.
+    /// Arms the connection's multishot receive (kept for the connection's life).
     pub fn arm_recv(&mut self, id: ConnId) {
+        let bgid = self.bufs.bgid;
         let Some(c) = self.conn_mut(id) else { return };
         if c.recv_inflight || c.closing.is_some() {
             return;
         }
-        if c.inbuf.capacity() - c.inbuf.len() < 4096 {
-            c.inbuf.reserve(16 * 1024);
-        }
-        let spare = c.inbuf.capacity() - c.inbuf.len();
-        // SAFETY: the pointer is into the connection's own buffer, which is neither moved nor
-        // resized while the receive is in flight (recv_inflight guards every resize).
-        let ptr = unsafe { c.inbuf.as_mut_ptr().add(c.inbuf.len()) };
         c.recv_inflight = true;
-        let e = opcode::Recv::new(types::Fd(c.fd), ptr, spare.min(u32::MAX as usize) as u32)
+        let e = opcode::RecvMulti::new(types::Fd(c.fd), bgid)
             .build()
             .user_data(Token::new(Op::Recv, id.gen, id.idx).0);
         self.ring.push(e);
@@ -341,22 +339,43 @@ impl Shard {
         self.arm_recv(id);
     }
 
-    fn on_recv(&mut self, id: ConnId, res: i32) {
+    fn on_recv(&mut self, id: ConnId, res: i32, flags: u32) {
         let limit = self.config.client_query_buffer_limit;
         let now = self.now_ms;
-        let Some(c) = self.conn_mut(id) else { return };
-        c.recv_inflight = false;
+        let bid = io_uring::cqueue::buffer_select(flags);
+        let Some(c) = self
+            .conns
+            .get_mut(id.idx as usize)
+            .and_then(|c| c.as_mut())
+            .filter(|c| c.gen == id.gen)
+        else {
+            if let Some(bid) = bid {
+                self.bufs.recycle(bid);
+            }
+            return;
+        };
+        if !io_uring::cqueue::more(flags) {
+            c.recv_inflight = false;
+        }
         if res <= 0 {
-            if res == -libc::EAGAIN || res == -libc::EINTR {
-                self.arm_recv(id);
+            if let Some(bid) = bid {
+                self.bufs.recycle(bid);
+            }
+            if res == -libc::ENOBUFS || res == -libc::EINTR || res == -libc::EAGAIN {
+                // Out of provided buffers (or interrupted): re-arm once this iteration is done.
+                if !c.recv_inflight {
+                    self.ready.push(id);
+                }
                 return;
             }
             c.closing = Some(crate::conn::Closing::Now);
             self.close_if_idle(id);
             return;
         }
-        // SAFETY: the kernel wrote `res` bytes into the spare capacity we handed it.
-        unsafe { c.inbuf.set_len(c.inbuf.len() + res as usize) };
+        if let Some(bid) = bid {
+            c.inbuf.extend_from_slice(self.bufs.data(bid, res as usize));
+            self.bufs.recycle(bid);
+        }
         c.last_interaction_ms = now;
         bump(&self.shared.stats[self.id].net_input_bytes, res as u64);
         let c = self.conns[id.idx as usize].as_mut().expect("checked above");
@@ -547,6 +566,7 @@ impl Shard {
                             gen: tok.gen(),
                         },
                         res,
+                        flags,
                     ),
                     x if x == Op::Send as u8 => self.on_send(
                         ConnId {
