@@ -7,6 +7,7 @@
 
 use crate::slot::key_slot;
 use crate::value::Value;
+use hashbrown::hash_map::EntryRef;
 use hashbrown::HashMap;
 
 /// A key's bytes, owned by the table; keys up to 24 bytes live inside the table's bucket, so a
@@ -97,23 +98,25 @@ impl Db {
         self.volatile
     }
 
-    /// Looks a key up, deleting it first if it has expired.
+    /// Looks a key up, deleting it first if it has expired (one probe of the table).
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         let t = self.table_index(key);
         let table = &mut self.tables[t];
-        let expired = match table.map.get(key) {
-            None => return None,
-            Some(e) => e.is_expired(now_ms),
-        };
-        if expired {
-            table.map.remove(key);
-            table.volatile -= 1;
-            self.volatile -= 1;
-            self.keys -= 1;
-            return None;
+        match table.map.entry_ref(key) {
+            EntryRef::Vacant(_) => None,
+            EntryRef::Occupied(o) => {
+                if o.get().is_expired(now_ms) {
+                    o.remove();
+                    table.volatile -= 1;
+                    self.volatile -= 1;
+                    self.keys -= 1;
+                    None
+                } else {
+                    Some(o.into_mut())
+                }
+            }
         }
-        table.map.get_mut(key)
     }
 
     /// Whether a live key exists (deletes it if expired).
@@ -122,20 +125,21 @@ impl Db {
     }
 
     /// Stores `value` under `key`, replacing any value; `expire_at` 0 = no expiry.
+    #[inline]
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: i64, now_ms: i64) {
         let t = self.table_index(key);
         let table = &mut self.tables[t];
         let entry = Entry::new(value, expire_at, now_ms);
         let new_volatile = (expire_at != 0) as usize;
-        match table.map.get_mut(key) {
-            Some(old) => {
-                let old_volatile = (old.expire_at != 0) as usize;
-                *old = entry;
+        match table.map.entry_ref(key) {
+            EntryRef::Occupied(mut o) => {
+                let old_volatile = (o.get().expire_at != 0) as usize;
+                *o.get_mut() = entry;
                 table.volatile = table.volatile + new_volatile - old_volatile;
                 self.volatile = self.volatile + new_volatile - old_volatile;
             }
-            None => {
-                table.map.insert(Key::from_slice(key), entry);
+            EntryRef::Vacant(v) => {
+                v.insert(entry);
                 table.volatile += new_volatile;
                 self.volatile += new_volatile;
                 self.keys += 1;

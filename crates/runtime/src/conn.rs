@@ -230,7 +230,6 @@ impl Shard {
         c.inbuf = inbuf;
         c.parser = parser;
         c.rpos = rpos;
-        let waiting = c.pending.is_some() || c.resume_after_send;
         let closing = c.closing.is_some();
         let has_out = !c.out.is_empty();
         if has_out {
@@ -239,7 +238,6 @@ impl Shard {
         if closing {
             self.close_if_idle(id);
         } else {
-            let _ = waiting;
             self.arm_recv(id);
         }
     }
