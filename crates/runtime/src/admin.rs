@@ -86,7 +86,7 @@ pub fn run(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Args<
 fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Args<'_>) -> Step {
     use RuntimeCmd as R;
     let db = sh.conn_mut(id).map_or(0, |c| c.db);
-    let shared = Arc::clone(&sh.shared);
+    let commands = sh.commands;
     let c = sh.conn_mut(id).expect("caller checked");
     match r {
         R::Ping => {
@@ -444,8 +444,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
             ],
         ),
         R::Command => {
-            let table = Arc::clone(&sh.shared);
-            let all = table.commands.all();
+            let all = commands.all();
             let mut r = sh.conn_mut(id).expect("open").reply();
             r.array(all.len());
             for (c, subs) in all {
@@ -453,12 +452,11 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
             }
         }
         R::CommandCount => {
-            let n = shared.commands.len() as i64;
+            let n = commands.len() as i64;
             c.reply().int(n);
         }
         R::CommandInfo | R::CommandDocs => {
-            let shared = Arc::clone(&sh.shared);
-            let all = shared.commands.all();
+            let all = commands.all();
             let names: Vec<Vec<u8>> = if args.len() > 2 {
                 args.iter_from(2).map(|a| a.to_ascii_lowercase()).collect()
             } else {
@@ -476,7 +474,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
                         .find(|(c, _)| c.spec.name.as_bytes() == n.as_slice())
                     {
                         Some((c, subs)) => command_info(&mut r, c.spec, subs),
-                        None => match shared.commands.get(n) {
+                        None => match commands.get(n) {
                             Some(c) => command_info(&mut r, c.spec, &[]),
                             None => r.null_array(),
                         },
@@ -499,7 +497,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
         }
         R::CommandList => {
             let mut names = vec![];
-            for (c, subs) in shared.commands.all() {
+            for (c, subs) in commands.all() {
                 names.push(c.spec.name);
                 names.extend(subs.iter().map(|s| s.spec.name));
             }
@@ -517,8 +515,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
                     b"aclcat" => {
                         let cat = format!("@{}", lossy(&val).to_lowercase());
                         names.retain(|n| {
-                            shared
-                                .commands
+                            commands
                                 .get(n.as_bytes())
                                 .is_some_and(|c| c.spec.acl_categories.contains(&cat.as_str()))
                         });
@@ -540,10 +537,9 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
             }
         }
         R::CommandGetkeys => {
-            let shared = Arc::clone(&sh.shared);
             let sub = Args::new(args.buf(), &args.ranges()[2..]);
             let mut r = sh.conn_mut(id).expect("open").reply();
-            match shared.commands.lookup(&sub) {
+            match commands.lookup(&sub) {
                 shoal_commands::Lookup::Found(c) => {
                     if !c.arity_ok(sub.len()) {
                         r.error("ERR Invalid number of arguments specified for command");

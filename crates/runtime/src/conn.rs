@@ -88,11 +88,12 @@ impl Conn {
             id,
             gen: id.gen,
             client_id,
-            inbuf: Vec::with_capacity(16 * 1024),
+            // Buffers grow on first use: an idle connection costs no buffer memory.
+            inbuf: Vec::new(),
             rpos: 0,
             parser: RequestParser::new(),
-            out: Vec::with_capacity(16 * 1024),
-            sending: Vec::with_capacity(16 * 1024),
+            out: Vec::new(),
+            sending: Vec::new(),
             send_off: 0,
             send_inflight: false,
             recv_inflight: false,
@@ -217,7 +218,7 @@ impl Shard {
                 inbuf.clear();
                 rpos = 0;
                 if inbuf.capacity() > 1 << 20 {
-                    inbuf = Vec::with_capacity(16 * 1024);
+                    inbuf = Vec::new();
                 }
             } else if rpos > 0 && (rpos > inbuf.len() / 2 || need > inbuf.capacity()) {
                 inbuf.drain(..rpos);

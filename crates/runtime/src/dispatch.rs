@@ -9,7 +9,6 @@ use shoal_commands::registry::ShardFn;
 use shoal_commands::{Command, Ctx, Handler, Lookup};
 use shoal_data::key_slot;
 use shoal_protocol::{Args, Protocol, Reply};
-use std::sync::Arc;
 
 /// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' ` as Redis words it.
 fn unknown_command(args: &Args<'_>) -> String {
@@ -65,8 +64,8 @@ impl Shard {
 
     /// Handles one request of connection `id`.
     pub fn dispatch(&mut self, id: ConnId, args: Args<'_>, batch: &mut Option<Box<Batch>>) -> Step {
-        let shared = Arc::clone(&self.shared);
-        let cmd = match shared.commands.lookup(&args) {
+        let commands = self.commands;
+        let cmd = match commands.lookup(&args) {
             Lookup::Found(c) => c,
             Lookup::Unknown => {
                 if batch.is_some() {
@@ -109,7 +108,7 @@ impl Shard {
         }
         c.last_cmd = cmd.spec.name;
         if self.cmd_calls.len() <= cmd.id {
-            self.cmd_calls.resize(shared.commands.ids(), 0);
+            self.cmd_calls.resize(commands.ids(), 0);
         }
         self.cmd_calls[cmd.id] += 1;
         if self
@@ -255,7 +254,7 @@ impl Shard {
 
     /// Executes a batch from another shard (or resumes one paused on a lock).
     pub fn run_batch(&mut self, mut b: Box<Batch>) {
-        let shared = Arc::clone(&self.shared);
+        let commands = self.commands;
         let mut out = std::mem::take(&mut b.out);
         while b.done < b.cmds.len() {
             let (first, n) = b.cmds[b.done];
@@ -263,7 +262,7 @@ impl Shard {
             let n = (n & 0x7fff_ffff) as usize;
             let ranges = &b.ranges[first as usize..first as usize + n];
             let args = Args::new(&b.buf, ranges);
-            let Lookup::Found(cmd) = shared.commands.lookup(&args) else {
+            let Lookup::Found(cmd) = commands.lookup(&args) else {
                 b.done += 1;
                 continue;
             };

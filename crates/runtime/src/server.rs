@@ -222,7 +222,7 @@ pub fn run(config: Config) -> io::Result<()> {
         mailboxes,
         slot_owner,
         slot_ranges,
-        commands: CommandTable::new(),
+        commands: Box::leak(Box::new(CommandTable::new())),
         next_client_id: AtomicU64::new(1),
         next_tx: AtomicU64::new(1),
         shutdown: AtomicBool::new(false),

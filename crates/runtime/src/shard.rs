@@ -15,8 +15,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Counters one shard updates and INFO sums; only the owning shard writes them.
+/// Counters one shard updates and INFO sums; only the owning shard writes them. Aligned to
+/// their own cache lines so shards never write to a line another shard writes.
 #[derive(Default)]
+#[repr(align(128))]
 pub struct ShardStats {
     pub total_commands: AtomicU64,
     pub total_connections: AtomicU64,
@@ -46,7 +48,8 @@ pub struct Shared {
     pub slot_owner: Vec<u16>,
     /// Each shard's first slot and slot count.
     pub slot_ranges: Vec<(u16, u16)>,
-    pub commands: CommandTable,
+    /// The command table, built once and never freed (every shard reads it without refcounting).
+    pub commands: &'static CommandTable,
     pub next_client_id: AtomicU64,
     pub next_tx: AtomicU64,
     pub shutdown: AtomicBool,
@@ -91,6 +94,8 @@ pub type Timer = Box<dyn FnOnce(&mut Shard)>;
 pub struct Shard {
     pub id: usize,
     pub shared: Arc<Shared>,
+    /// The command table (a copy of `shared.commands`, read on every request).
+    pub commands: &'static CommandTable,
     pub keyspace: Keyspace,
     pub settings: ShardSettings,
     pub config: Arc<Config>,
@@ -140,6 +145,7 @@ impl Shard {
         let bufs = BufRing::new(&ring, 512, 8192, 0)?;
         Ok(Shard {
             id,
+            commands: shared.commands,
             keyspace: Keyspace::new(config.databases, first, count),
             settings,
             config_epoch: shared.config_epoch.load(Ordering::Acquire),
