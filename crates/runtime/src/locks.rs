@@ -60,27 +60,9 @@ impl LockTable {
         self.held.is_empty()
     }
 
-    /// The smallest id among transactions holding conflicting locks on `keys`, if any.
+    /// The smallest id among transactions holding or awaiting conflicting locks on `keys`.
     fn oldest_conflict(&self, tx: u64, keys: &[LockKey]) -> Option<u64> {
-        let mut min: Option<u64> = None;
-        for k in keys {
-            let Some(l) = self.dbs.get(&k.db).and_then(|m| m.get(&k.key)) else {
-                continue;
-            };
-            let mut note = |h: u64| {
-                if h != tx {
-                    min = Some(min.map_or(h, |m| m.min(h)));
-                }
-            };
-            if let Some(w) = l.writer {
-                note(w);
-            }
-            if k.write {
-                for &r in &l.readers {
-                    note(r);
-                }
-            }
-        }
+        let mut min = self.oldest_holder_conflict(tx, keys);
         // Queued requests count as holders: a younger request must not overtake an older one
         // that waits (else a stream of readers could starve a writer forever).
         for w in &self.waiters {

@@ -443,6 +443,22 @@ impl KeyedSplit {
     }
 }
 
+/// One step per shard of the transaction, each given that shard's part of the request.
+fn per_shard<F>(tx: &Tx, keyed: &KeyedSplit, args: &Args<'_>, f: F) -> Vec<(usize, StepFn)>
+where
+    F: Fn(&mut Shard, &ArgsBuf) -> StepOut + Clone + Send + 'static,
+{
+    tx.shards
+        .iter()
+        .map(|&s| {
+            let part = keyed.part(args, s);
+            let f = f.clone();
+            let g: StepFn = Box::new(move |x: &mut Shard| f(x, &part));
+            (s, g)
+        })
+        .collect()
+}
+
 fn parse_int_reply(out: &[u8]) -> i64 {
     if out.first() == Some(&b':') {
         let end = out.iter().position(|&c| c == b'\r').unwrap_or(out.len());
@@ -469,17 +485,9 @@ fn split_body(
     let args = owned.args();
     match kind {
         Cross::SumInt | Cross::Mset => {
-            let steps = tx
-                .shards
-                .iter()
-                .map(|&s| {
-                    let part = keyed.part(&args, s);
-                    let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-                        Box::new(x.run_for_step(f, &part, client.db, client.proto))
-                    });
-                    (s, g)
-                })
-                .collect();
+            let steps = per_shard(&tx, &keyed, &args, move |x, part| {
+                Box::new(x.run_for_step(f, part, client.db, client.proto))
+            });
             exec_and_release(
                 sh,
                 id,
@@ -501,27 +509,19 @@ fn split_body(
         }
         Cross::Mget => {
             // Each shard returns the reply element of each of its keys, in its key order.
-            let steps = tx
-                .shards
-                .iter()
-                .map(|&s| {
-                    let part = keyed.part(&args, s);
-                    let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-                        let a = part.args();
-                        let mut elems: Vec<Vec<u8>> = Vec::with_capacity(a.len() - 1);
-                        for k in a.iter_from(1) {
-                            let mut one = ArgsBuf::default();
-                            one.push(b"MGET");
-                            one.push(k);
-                            let out = x.run_for_step(f, &one, client.db, client.proto);
-                            // Strip the "*1\r\n" array header of the one-key reply.
-                            elems.push(out[4..].to_vec());
-                        }
-                        Box::new(elems)
-                    });
-                    (s, g)
-                })
-                .collect();
+            let steps = per_shard(&tx, &keyed, &args, move |x, part| {
+                let a = part.args();
+                let mut elems: Vec<Vec<u8>> = Vec::with_capacity(a.len() - 1);
+                for k in a.iter_from(1) {
+                    let mut one = ArgsBuf::default();
+                    one.push(b"MGET");
+                    one.push(k);
+                    let out = x.run_for_step(f, &one, client.db, client.proto);
+                    // Strip the "*1\r\n" array header of the one-key reply.
+                    elems.push(out[4..].to_vec());
+                }
+                Box::new(elems) as StepOut
+            });
             let order: Vec<usize> = keyed.keys.iter().map(|(s, _)| *s).collect();
             let shards = tx.shards.clone();
             exec_and_release(
@@ -553,26 +553,18 @@ fn split_body(
             );
         }
         Cross::Msetnx => {
-            let steps = tx
-                .shards
-                .iter()
-                .map(|&s| {
-                    let part = keyed.part(&args, s);
-                    let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-                        let a = part.args();
-                        let now = x.now_ms;
-                        let db = x.keyspace.db(client.db);
-                        let mut i = 1;
-                        let mut any = false;
-                        while i < a.len() {
-                            any |= db.contains(a.get(i), now);
-                            i += 2;
-                        }
-                        Box::new(any)
-                    });
-                    (s, g)
-                })
-                .collect();
+            let steps = per_shard(&tx, &keyed, &args, move |x, part| {
+                let a = part.args();
+                let now = x.now_ms;
+                let db = x.keyspace.db(client.db);
+                let mut i = 1;
+                let mut any = false;
+                while i < a.len() {
+                    any |= db.contains(a.get(i), now);
+                    i += 2;
+                }
+                Box::new(any) as StepOut
+            });
             exec_held(
                 sh,
                 id,
@@ -585,16 +577,9 @@ fn split_body(
                     let steps: Vec<(usize, StepFn)> = if any {
                         vec![]
                     } else {
-                        tx.shards
-                            .iter()
-                            .map(|&s| {
-                                let part = keyed.part(&args, s);
-                                let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-                                    Box::new(x.run_for_step(f, &part, client.db, client.proto))
-                                });
-                                (s, g)
-                            })
-                            .collect()
+                        per_shard(&tx, &keyed, &args, move |x, part| {
+                            Box::new(x.run_for_step(f, part, client.db, client.proto))
+                        })
                     };
                     exec_and_release(
                         sh,
