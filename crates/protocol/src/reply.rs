@@ -65,8 +65,12 @@ impl<'a> Reply<'a> {
     }
     /// An error reply; `msg` starts with its code (`ERR ...`, `WRONGTYPE ...`). CR/LF become spaces.
     pub fn error(&mut self, msg: &str) {
+        self.error_bytes(msg.as_bytes());
+    }
+    /// An error reply from raw bytes (messages that quote client input byte for byte).
+    pub fn error_bytes(&mut self, msg: &[u8]) {
         self.out.push(b'-');
-        for &c in msg.as_bytes() {
+        for &c in msg {
             self.out
                 .push(if c == b'\r' || c == b'\n' { b' ' } else { c });
         }

@@ -37,22 +37,27 @@ pub enum ParseError {
 }
 
 impl ParseError {
-    /// The full error line Redis sends, without the trailing CRLF.
-    pub fn message(&self) -> String {
-        let what = match self {
-            ParseError::InvalidMultibulkLength => "invalid multibulk length".to_string(),
-            ParseError::InvalidBulkLength => "invalid bulk length".to_string(),
-            ParseError::UnauthenticatedMultibulkLength => {
-                "unauthenticated multibulk length".to_string()
+    /// The full error line Redis sends, without the trailing CRLF (bytes: it may quote input).
+    pub fn message(&self) -> Vec<u8> {
+        let what: &[u8] = match self {
+            ParseError::InvalidMultibulkLength => b"invalid multibulk length",
+            ParseError::InvalidBulkLength => b"invalid bulk length",
+            ParseError::UnauthenticatedMultibulkLength => b"unauthenticated multibulk length",
+            ParseError::UnauthenticatedBulkLength => b"unauthenticated bulk length",
+            ParseError::TooBigMbulkCount => b"too big mbulk count string",
+            ParseError::TooBigBulkCount => b"too big bulk count string",
+            ParseError::TooBigInline => b"too big inline request",
+            ParseError::UnbalancedQuotes => b"unbalanced quotes in request",
+            ParseError::ExpectedDollar(c) => {
+                let mut m = b"ERR Protocol error: expected '$', got '".to_vec();
+                m.push(*c);
+                m.push(b'\'');
+                return m;
             }
-            ParseError::UnauthenticatedBulkLength => "unauthenticated bulk length".to_string(),
-            ParseError::TooBigMbulkCount => "too big mbulk count string".to_string(),
-            ParseError::TooBigBulkCount => "too big bulk count string".to_string(),
-            ParseError::TooBigInline => "too big inline request".to_string(),
-            ParseError::UnbalancedQuotes => "unbalanced quotes in request".to_string(),
-            ParseError::ExpectedDollar(c) => format!("expected '$', got '{}'", *c as char),
         };
-        format!("ERR Protocol error: {what}")
+        let mut m = b"ERR Protocol error: ".to_vec();
+        m.extend_from_slice(what);
+        m
     }
 }
 

@@ -10,8 +10,17 @@ use shoal_protocol::{ParseLimits, Parsed, Protocol, Reply, RequestParser};
 pub enum Closing {
     /// Send what is buffered, then close (QUIT, protocol errors, shutdown).
     AfterFlush,
-    /// Close as soon as nothing is in flight (peer closed, errors, CLIENT KILL).
+    /// Close as soon as nothing is in flight (errors, CLIENT KILL).
     Now,
+    /// The peer half-closed: run what it already sent, send the replies, then close.
+    Eof,
+}
+
+impl Closing {
+    /// Whether buffered replies are still sent before closing.
+    pub fn flushes(self) -> bool {
+        self != Closing::Now
+    }
 }
 
 /// CLIENT REPLY mode.
@@ -150,7 +159,8 @@ impl Shard {
     pub fn process_conn(&mut self, id: ConnId) {
         let max_bulk = self.config.proto_max_bulk_len;
         let Some(c) = self.conn_mut(id) else { return };
-        if c.pending.is_some() || c.closing.is_some() {
+        let stopped = c.closing.is_some_and(|x| x != Closing::Eof);
+        if c.pending.is_some() || stopped {
             if c.closing.is_some() && c.pending.is_none() {
                 self.close_if_idle(id);
             }
@@ -163,7 +173,7 @@ impl Shard {
         let mut need = 0usize;
         let mut executed = 0u64;
         while let Some(c) = self.conn_mut(id) {
-            if c.closing.is_some() || c.pending.is_some() {
+            if c.closing.is_some_and(|x| x != Closing::Eof) || c.pending.is_some() {
                 break;
             }
             if c.out.len() + c.sending.len() > OUTPUT_SOFT_LIMIT && c.send_inflight {
@@ -200,8 +210,8 @@ impl Shard {
                 }
                 Err(e) => {
                     let msg = e.message();
-                    tracing::debug!(conn = c.client_id, "{msg}");
-                    c.reply().error(&msg);
+                    tracing::debug!(conn = c.client_id, "{}", String::from_utf8_lossy(&msg));
+                    c.reply().error_bytes(&msg);
                     c.closing = Some(Closing::AfterFlush);
                     break;
                 }
@@ -231,7 +241,7 @@ impl Shard {
         c.inbuf = inbuf;
         c.parser = parser;
         c.rpos = rpos;
-        let closing = c.closing.is_some();
+        let closing = c.closing.is_some() && c.pending.is_none();
         let has_out = !c.out.is_empty();
         if has_out {
             self.queue_flush(id);
@@ -248,7 +258,7 @@ impl Shard {
         let closing = match self.conn_mut(id) {
             Some(c) => {
                 c.pending = None;
-                c.closing.is_some()
+                c.closing.is_some_and(|x| x != Closing::Eof)
             }
             None => return,
         };

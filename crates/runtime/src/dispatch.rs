@@ -10,20 +10,30 @@ use shoal_commands::{Command, Ctx, Handler, Lookup};
 use shoal_data::key_slot;
 use shoal_protocol::{Args, Protocol, Reply};
 
-/// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' ` as Redis words it.
-fn unknown_command(args: &Args<'_>) -> String {
-    let name = String::from_utf8_lossy(&args.get(0)[..args.get(0).len().min(128)]).into_owned();
-    let mut rest = String::new();
+/// Bytes of `s` up to its first NUL, at most `max` (C's `%.*s`).
+fn c_str(s: &[u8], max: usize) -> &[u8] {
+    let end = s.iter().position(|&b| b == 0).unwrap_or(s.len()).min(max);
+    &s[..end]
+}
+
+/// `ERR unknown command '<name>', with args beginning with: '<a>' '<b>' ` as Redis words it,
+/// quoting the client's bytes as they are.
+fn unknown_command(args: &Args<'_>) -> Vec<u8> {
+    let mut m = b"ERR unknown command '".to_vec();
+    m.extend_from_slice(c_str(args.get(0), 128));
+    m.extend_from_slice(b"', with args beginning with: ");
+    let mut rest: Vec<u8> = vec![];
     for a in args.iter_from(1) {
         if rest.len() >= 128 {
             break;
         }
         let room = 128 - rest.len();
-        let s = String::from_utf8_lossy(a);
-        let s: String = s.chars().take(room).collect();
-        rest.push_str(&format!("'{s}' "));
+        rest.push(b'\'');
+        rest.extend_from_slice(c_str(a, room));
+        rest.extend_from_slice(b"' ");
     }
-    format!("ERR unknown command '{name}', with args beginning with: {rest}")
+    m.extend_from_slice(&rest);
+    m
 }
 
 impl Shard {
@@ -71,20 +81,24 @@ impl Shard {
                 if batch.is_some() {
                     return Step::Retry;
                 }
-                self.reply_error(id, &unknown_command(&args));
+                let msg = unknown_command(&args);
+                if let Some(c) = self.conn_mut(id) {
+                    c.reply().error_bytes(&msg);
+                }
                 return Step::Done;
             }
             Lookup::UnknownSubcommand => {
                 if batch.is_some() {
                     return Step::Retry;
                 }
-                let sub = String::from_utf8_lossy(&args.get(1)[..args.get(1).len().min(128)])
-                    .into_owned();
-                let container = String::from_utf8_lossy(args.get(0)).to_uppercase();
-                self.reply_error(
-                    id,
-                    &format!("ERR unknown subcommand '{sub}'. Try {container} HELP."),
-                );
+                let mut msg = b"ERR unknown subcommand '".to_vec();
+                msg.extend_from_slice(c_str(args.get(1), 128));
+                msg.extend_from_slice(b"'. Try ");
+                msg.extend_from_slice(&args.get(0).to_ascii_uppercase());
+                msg.extend_from_slice(b" HELP.");
+                if let Some(c) = self.conn_mut(id) {
+                    c.reply().error_bytes(&msg);
+                }
                 return Step::Done;
             }
         };
@@ -140,12 +154,6 @@ impl Shard {
             } else if c.reply_mode == ReplyMode::Skip {
                 c.reply_mode = ReplyMode::SkipNext;
             }
-        }
-    }
-
-    fn reply_error(&mut self, id: ConnId, msg: &str) {
-        if let Some(c) = self.conn_mut(id) {
-            c.reply().error(msg);
         }
     }
 

@@ -374,7 +374,13 @@ impl Shard {
                 }
                 return;
             }
-            c.closing = Some(crate::conn::Closing::Now);
+            // The peer hung up (0) or failed: send what its earlier requests produced (a
+            // half-closed client still reads), then close.
+            c.closing = Some(if res == 0 {
+                crate::conn::Closing::Eof
+            } else {
+                crate::conn::Closing::Now
+            });
             self.close_if_idle(id);
             return;
         }
@@ -440,7 +446,7 @@ impl Shard {
         if c.pending.is_some() {
             return; // finishes its cross-shard work first; closed when it resumes
         }
-        if c.closing == Some(crate::conn::Closing::AfterFlush)
+        if c.closing.is_some_and(|x| x.flushes())
             && (!c.out.is_empty() || c.send_off < c.sending.len())
         {
             self.start_send(id);

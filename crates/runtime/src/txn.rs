@@ -276,9 +276,14 @@ fn group_keys(
 ) -> Vec<(usize, Vec<LockKey>)> {
     let (first, last, step) = cmd.key_range(args.len());
     let mut groups: Vec<(usize, Vec<LockKey>)> = vec![];
+    let mut seen: hashbrown::HashSet<&[u8]> = hashbrown::HashSet::new();
     let mut i = first;
     while first > 0 && i <= last {
         let k = args.get(i);
+        i += step;
+        if !seen.insert(k) {
+            continue;
+        }
         let s = sh.owner(k);
         let lk = LockKey {
             db,
@@ -286,14 +291,9 @@ fn group_keys(
             write,
         };
         match groups.iter_mut().find(|(g, _)| *g == s) {
-            Some((_, v)) => {
-                if !v.iter().any(|x| x.key.as_ref() == k) {
-                    v.push(lk)
-                }
-            }
+            Some((_, v)) => v.push(lk),
             None => groups.push((s, vec![lk])),
         }
-        i += step;
     }
     groups
 }
