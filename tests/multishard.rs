@@ -1,220 +1,445 @@
-//! Keys spread over several shards: multi-key commands, all-shard commands, SCAN across shards,
-//! and atomicity of cross-shard MSET/DEL against concurrent readers.
+//! Multi-shard behaviour (4 shards): multi-key and keyspace-wide commands over keys on many
+//! slots, compared with a real redis-server; an MSET/MGET/DEL atomicity race; CLUSTER KEYSLOT.
 
-mod common;
+mod suite;
 
-use common::{parse, Resp, Server};
-use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use suite::{encode, key_slot, parse, show, Conn, Resp, Server};
 
-/// Keys that land on different shards of a 4-shard server (slots 0..4095, 4096..8191, ...).
-fn spread_keys(n: usize) -> Vec<String> {
-    let mut by_shard: Vec<Vec<String>> = vec![vec![]; 4];
-    let mut i = 0;
-    while by_shard.iter().any(|v| v.len() < n.div_ceil(4)) {
-        let k = format!("key:{i}");
-        let shard = shoal_data::key_slot(k.as_bytes()) as usize * 4 / 16384;
-        by_shard[shard].push(k);
+const SHARDS: usize = 4;
+
+/// 8 keys on 8 different slots whose slots fall in each quarter of the slot range twice and
+/// have each residue mod 4 twice, so they land on every shard under either a range or a
+/// modulo slot-to-shard mapping.
+fn spread_keys(prefix: &str) -> Vec<String> {
+    let wanted = [
+        (0, 0),
+        (1, 1),
+        (2, 2),
+        (3, 3),
+        (0, 2),
+        (1, 3),
+        (2, 0),
+        (3, 1),
+    ];
+    let mut found: Vec<Option<String>> = vec![None; wanted.len()];
+    let mut i = 0u64;
+    while found.iter().any(|f| f.is_none()) {
+        let k = format!("{prefix}{i}");
+        let slot = key_slot(k.as_bytes()) as usize;
+        let class = (slot * 4 / 16384, slot % 4);
+        if let Some(pos) = wanted.iter().position(|w| *w == class) {
+            if found[pos].is_none() {
+                found[pos] = Some(k);
+            }
+        }
         i += 1;
     }
-    (0..n).map(|j| by_shard[j % 4][j / 4].clone()).collect()
+    let keys: Vec<String> = found.into_iter().map(Option::unwrap).collect();
+    let slots: BTreeSet<u16> = keys.iter().map(|k| key_slot(k.as_bytes())).collect();
+    assert_eq!(slots.len(), 8, "{keys:?}");
+    keys
+}
+
+/// Both servers, one connection each; `run` sends a command to both and compares replies.
+struct Pair {
+    a: Conn,
+    b: Conn,
+    shoal: Server,
+    redis: Server,
+}
+
+impl Pair {
+    fn new() -> Pair {
+        let shoal = Server::shoal(SHARDS);
+        let redis = Server::redis();
+        Pair {
+            a: shoal.conn(),
+            b: redis.conn(),
+            shoal,
+            redis,
+        }
+    }
+
+    /// Same reply from both; Redis's must equal `expect` when given. Returns the reply.
+    fn run<A: AsRef<[u8]>>(&mut self, cmd: &[A], expect: Option<&[u8]>) -> Vec<u8> {
+        let y = self.b.cmd(cmd);
+        let name = cmd
+            .iter()
+            .take(4)
+            .map(|a| show(a.as_ref()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if let Some(e) = expect {
+            assert_eq!(
+                show(&y),
+                show(e),
+                "reference redis-server, {name}... (suite bug?)"
+            );
+        }
+        let x = self.a.cmd(cmd);
+        assert_eq!(show(&x), show(&y), "{name}...: shoal vs redis");
+        y
+    }
+
+    /// Array replies compared as sets (KEYS).
+    fn run_sorted(&mut self, cmd: &[&str], expect_len: usize) -> Vec<Resp> {
+        let sorted = |r: &[u8]| match parse(r) {
+            Resp::Array(mut v) => {
+                v.sort();
+                v
+            }
+            other => panic!("{cmd:?}: not an array: {other:?}"),
+        };
+        let y = sorted(&self.b.cmd(cmd));
+        assert_eq!(y.len(), expect_len, "reference redis-server, {cmd:?}");
+        let x = sorted(&self.a.cmd(cmd));
+        assert_eq!(x, y, "{cmd:?}: shoal vs redis (sorted)");
+        y
+    }
+}
+
+fn int(n: i64) -> Vec<u8> {
+    format!(":{n}\r\n").into_bytes()
+}
+
+fn bulk(s: &str) -> Vec<u8> {
+    format!("${}\r\n{s}\r\n", s.len()).into_bytes()
 }
 
 #[test]
 fn multi_key_commands_across_shards() {
-    let s = Server::shoal(4);
-    let mut c = s.raw();
-    let keys = spread_keys(8);
-    let mut mset: Vec<&str> = vec!["MSET"];
-    for k in &keys {
-        mset.push(k);
-        mset.push(k);
+    let mut p = Pair::new();
+    let k = spread_keys("mk:");
+    let ok = Some(&b"+OK\r\n"[..]);
+    let mut mset = vec!["MSET".to_string()];
+    for (i, key) in k.iter().enumerate() {
+        mset.push(key.clone());
+        mset.push(format!("v{i}"));
     }
-    assert_eq!(c.cmd_str(&mset), b"+OK\r\n");
-    let mut mget: Vec<&str> = vec!["MGET"];
-    mget.extend(keys.iter().map(|k| k.as_str()));
-    mget.push("missing");
-    let Resp::Array(Some(vals)) = parse(&c.cmd_str(&mget)).0 else {
-        panic!("MGET reply");
-    };
-    for (k, v) in keys.iter().zip(&vals) {
-        assert_eq!(v.bulk(), Some(k.as_bytes()));
+    p.run(&mset, ok);
+    let mut mget = vec!["MGET".to_string()];
+    mget.extend(k.iter().cloned());
+    mget.push("missing".into());
+    mget.push(k[0].clone());
+    let mut want = b"*10\r\n".to_vec();
+    for i in 0..8 {
+        want.extend(bulk(&format!("v{i}")));
     }
-    assert_eq!(vals[8], Resp::Bulk(None));
-    let mut exists: Vec<&str> = vec!["EXISTS"];
-    exists.extend(keys.iter().map(|k| k.as_str()));
-    exists.push(&keys[0]);
-    assert_eq!(c.cmd_str(&exists), b":9\r\n");
-    let mut touch = exists.clone();
-    touch[0] = "TOUCH";
-    assert_eq!(c.cmd_str(&touch), b":9\r\n");
-    assert_eq!(
-        c.cmd_str(&["MSETNX", &keys[0], "x", "fresh", "y"]),
-        b":0\r\n"
+    want.extend(b"$-1\r\n");
+    want.extend(bulk("v0"));
+    p.run(&mget, Some(&want));
+    let exists = [
+        &["EXISTS"][..],
+        &k.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        &["missing", &k[3], &k[3]],
+    ]
+    .concat();
+    p.run(&exists, Some(&int(10)));
+    let touch = [
+        &["TOUCH"][..],
+        &k[..4].iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        &["missing"],
+    ]
+    .concat();
+    p.run(&touch, Some(&int(4)));
+    p.run(&["DBSIZE"], Some(&int(8)));
+    // MSETNX fails as a whole when any key exists (on any shard), and sets nothing.
+    p.run(
+        &[
+            "MSETNX", "new:1", "x", "new:2", "x", &k[5], "x", "new:3", "x",
+        ],
+        Some(&int(0)),
     );
-    assert_eq!(
-        c.cmd_str(&["MSETNX", "fresh1", "x", "fresh2", "y", &keys[1], "z"]),
-        b":0\r\n"
+    p.run(&["EXISTS", "new:1", "new:2", "new:3"], Some(&int(0)));
+    p.run(&["GET", &k[5]], Some(&bulk("v5")));
+    p.run(
+        &["MSETNX", "new:1", "x", "new:2", "y", "new:3", "z"],
+        Some(&int(1)),
     );
-    assert_eq!(c.cmd_str(&["EXISTS", "fresh1", "fresh2"]), b":0\r\n");
-    assert_eq!(
-        c.cmd_str(&["MSETNX", "fresh1", "x", "fresh2", "y", "fresh3", "z"]),
-        b":1\r\n"
+    p.run(
+        &["MGET", "new:1", "new:2", "new:3"],
+        Some(b"*3\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\nz\r\n"),
     );
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":11\r\n");
-    assert_eq!(c.cmd_str(&["RENAME", &keys[0], &keys[1]]), b"+OK\r\n");
-    assert_eq!(
-        c.cmd_str(&["GET", &keys[1]]),
-        format!("${}\r\n{}\r\n", keys[0].len(), keys[0]).into_bytes()
+    // The same key twice in one MSET/MSETNX: the last value wins.
+    p.run(&["MSET", &k[0], "first", &k[1], "b", &k[0], "last"], ok);
+    p.run(
+        &["MGET", &k[0], &k[1]],
+        Some(b"*2\r\n$4\r\nlast\r\n$1\r\nb\r\n"),
     );
-    assert_eq!(
-        c.cmd_str(&["RENAME", &keys[0], &keys[1]]),
-        b"-ERR no such key\r\n"
+    p.run(&["MSETNX", "dup", "1", "dup", "2"], Some(&int(1)));
+    p.run(&["GET", "dup"], Some(&bulk("2")));
+    // DEL / UNLINK across shards, with duplicates and missing keys.
+    p.run(
+        &["DEL", &k[0], &k[1], &k[0], "missing", "new:1"],
+        Some(&int(3)),
     );
-    assert_eq!(c.cmd_str(&["RENAMENX", &keys[1], &keys[2]]), b":0\r\n");
-    assert_eq!(c.cmd_str(&["COPY", &keys[1], &keys[2]]), b":0\r\n");
-    assert_eq!(
-        c.cmd_str(&["COPY", &keys[1], &keys[2], "REPLACE"]),
-        b":1\r\n"
+    p.run(
+        &["UNLINK", &k[2], &k[3], &k[4], "new:2", "missing"],
+        Some(&int(4)),
     );
-    assert_eq!(
-        c.cmd_str(&["COPY", &keys[1], &keys[3], "DB", "1"]),
-        b":1\r\n"
+    p.run(&["DBSIZE"], Some(&int(5)));
+    p.run(
+        &["MGET", &k[0], &k[5], &k[6], &k[7], "new:3", "dup"],
+        Some(b"*6\r\n$-1\r\n$2\r\nv5\r\n$2\r\nv6\r\n$2\r\nv7\r\n$1\r\nz\r\n$1\r\n2\r\n"),
     );
-    assert_eq!(c.cmd_str(&["SET", &keys[4], "ohmytext"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["SET", &keys[5], "mynewtext"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["LCS", &keys[4], &keys[5]]), b"$6\r\nmytext\r\n");
-    assert_eq!(c.cmd_str(&["LCS", &keys[4], &keys[5], "LEN"]), b":6\r\n");
-    let mut del: Vec<&str> = vec!["DEL"];
-    del.extend(keys.iter().map(|k| k.as_str()));
-    assert_eq!(c.cmd_str(&del), b":7\r\n");
-    assert_eq!(
-        c.cmd_str(&["UNLINK", "fresh1", "fresh2", "fresh3", "nope"]),
-        b":3\r\n"
+    // Two-key commands across shards.
+    p.run(&["RENAME", &k[5], &k[0]], ok);
+    p.run(&["GET", &k[0]], Some(&bulk("v5")));
+    p.run(&["RENAMENX", &k[0], &k[6]], Some(&int(0)));
+    p.run(&["RENAMENX", &k[0], &k[1]], Some(&int(1)));
+    p.run(&["COPY", &k[1], &k[2]], Some(&int(1)));
+    p.run(&["COPY", &k[1], &k[6]], Some(&int(0)));
+    p.run(&["COPY", &k[1], &k[6], "REPLACE"], Some(&int(1)));
+    p.run(&["COPY", &k[1], &k[3], "DB", "1"], Some(&int(1)));
+    p.run(&["SET", &k[4], "abcdef"], ok);
+    p.run(&["LCS", &k[4], &k[6]], Some(&bulk("")));
+    p.run(&["SET", &k[7], "xbcdyf"], ok);
+    p.run(&["LCS", &k[4], &k[7]], Some(&bulk("bcdf")));
+    p.run(&["LCS", &k[4], &k[7], "LEN"], Some(&int(4)));
+    p.run(
+        &["MGET", &k[0], &k[1], &k[2], &k[6]],
+        Some(b"*4\r\n$-1\r\n$2\r\nv5\r\n$2\r\nv5\r\n$2\r\nv5\r\n"),
     );
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":0\r\n");
-    assert_eq!(c.cmd_str(&["SELECT", "1"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":1\r\n");
+    p.run(&["SELECT", "1"], ok);
+    p.run(&["GET", &k[3]], Some(&bulk("v5")));
+    p.run(&["DBSIZE"], Some(&int(1)));
+    p.run(&["SELECT", "0"], ok);
+    p.run_sorted(&["KEYS", "*"], 7);
+    p.run_sorted(&["KEYS", "mk:*"], 5);
 }
 
-#[test]
-fn all_shard_commands() {
-    let s = Server::shoal(4);
-    let mut c = s.raw();
-    let keys = spread_keys(40);
-    for k in &keys {
-        assert_eq!(c.cmd_str(&["SET", k, "v"]), b"+OK\r\n");
-    }
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":40\r\n");
-    let Resp::Array(Some(all)) = parse(&c.cmd_str(&["KEYS", "*"])).0 else {
-        panic!("KEYS")
-    };
-    assert_eq!(all.len(), 40);
-    let Resp::Array(Some(some)) = parse(&c.cmd_str(&["KEYS", "key:1*"])).0 else {
-        panic!("KEYS")
-    };
-    let expected = keys.iter().filter(|k| k.starts_with("key:1")).count();
-    assert_eq!(some.len(), expected);
-    // SCAN visits every key at least once across shards, with COUNT and MATCH.
-    for (count, pattern) in [("1", "*"), ("7", "*"), ("1000", "key:2*")] {
-        let mut seen = HashSet::new();
-        let mut cursor = "0".to_string();
-        let mut calls = 0;
-        loop {
-            let r = c.cmd_str(&[
-                "SCAN", &cursor, "COUNT", count, "MATCH", pattern, "TYPE", "string",
-            ]);
-            let Resp::Array(Some(parts)) = parse(&r).0 else {
-                panic!("SCAN")
+/// `SCAN` until the cursor is 0; returns every key returned (with repetitions).
+fn scan_all(c: &mut Conn, extra: &[&str]) -> Vec<String> {
+    let mut cursor = "0".to_string();
+    let mut keys = vec![];
+    for round in 0.. {
+        assert!(round < 100_000, "SCAN did not finish");
+        let mut cmd = vec!["SCAN", &cursor];
+        cmd.extend_from_slice(extra);
+        let r = c.cmd(&cmd);
+        let Resp::Array(parts) = parse(&r) else {
+            panic!("SCAN reply {}", show(&r))
+        };
+        let [Resp::Bulk(next), Resp::Array(batch)] = &parts[..] else {
+            panic!("SCAN reply {}", show(&r))
+        };
+        for k in batch {
+            let Resp::Bulk(k) = k else {
+                panic!("SCAN key {k:?}")
             };
-            cursor = String::from_utf8(parts[0].bulk().expect("cursor").to_vec()).expect("utf8");
-            if let Resp::Array(Some(ks)) = &parts[1] {
-                for k in ks {
-                    seen.insert(k.bulk().expect("key").to_vec());
-                }
-            }
-            calls += 1;
-            assert!(calls < 100_000, "SCAN does not terminate");
-            if cursor == "0" {
-                break;
-            }
+            keys.push(String::from_utf8(k.clone()).unwrap());
         }
-        let want: HashSet<Vec<u8>> = keys
-            .iter()
-            .filter(|k| pattern == "*" || k.starts_with("key:2"))
-            .map(|k| k.as_bytes().to_vec())
-            .collect();
-        assert_eq!(seen, want, "SCAN COUNT {count} MATCH {pattern}");
+        cursor = String::from_utf8(next.clone()).unwrap();
+        assert!(cursor.parse::<u64>().is_ok(), "SCAN cursor {cursor:?}");
+        if cursor == "0" {
+            break;
+        }
     }
-    let r = c.cmd_str(&["SCAN", "0", "TYPE", "list", "COUNT", "100000"]);
+    keys
+}
+
+/// Checks that `got` covers `want` (each at least once) and holds nothing else.
+fn assert_covers(label: &str, got: &[String], want: &BTreeSet<String>) {
+    let seen: BTreeSet<String> = got.iter().cloned().collect();
+    let missing: Vec<_> = want.difference(&seen).take(10).collect();
+    let extra: Vec<_> = seen.difference(want).take(10).collect();
     assert!(
-        r.ends_with(b"*0\r\n"),
-        "TYPE filter: {:?}",
-        String::from_utf8_lossy(&r)
+        missing.is_empty() && extra.is_empty(),
+        "{label}: missing {missing:?}, unexpected {extra:?} ({} returned)",
+        got.len()
     );
-    assert!(parse(&c.cmd_str(&["RANDOMKEY"])).0.bulk().is_some());
-    assert_eq!(c.cmd_str(&["SWAPDB", "0", "1"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":0\r\n");
-    assert_eq!(c.cmd_str(&["SELECT", "1"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":40\r\n");
-    assert_eq!(c.cmd_str(&["FLUSHDB"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":0\r\n");
-    assert_eq!(c.cmd_str(&["SET", "a", "1"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["SELECT", "0"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["SET", "b", "1"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["FLUSHALL"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":0\r\n");
-    assert_eq!(c.cmd_str(&["SELECT", "1"]), b"+OK\r\n");
-    assert_eq!(c.cmd_str(&["DBSIZE"]), b":0\r\n");
-    assert_eq!(c.cmd_str(&["RANDOMKEY"]), b"$-1\r\n");
 }
 
 #[test]
-fn cluster_keyslot_matches_redis_cluster() {
-    let s = Server::shoal(2);
-    let mut c = s.raw();
-    // Values from the Redis Cluster specification and redis-cli CLUSTER KEYSLOT.
-    for (k, slot) in [
-        ("somekey", 11058),
-        ("foo{hash_tag}", 2515),
-        ("{user1000}.following", 3443),
-        ("foo", 12182),
-        ("", 0),
-    ] {
-        assert_eq!(
-            c.cmd_str(&["CLUSTER", "KEYSLOT", k]),
-            format!(":{slot}\r\n").into_bytes(),
-            "{k}"
-        );
+fn keyspace_commands_across_shards() {
+    let mut p = Pair::new();
+    let ok = Some(&b"+OK\r\n"[..]);
+    // db 0: 300 "user:" keys, 200 "item:" keys, 20 keys with hash tags; db 1: 50 keys.
+    let mut db0 = BTreeSet::new();
+    let mut cmds = vec![];
+    for i in 0..300 {
+        db0.insert(format!("user:{i}"));
     }
+    for i in 0..200 {
+        db0.insert(format!("item:{i}"));
+    }
+    for i in 0..20 {
+        db0.insert(format!("{{tag}}:{i}"));
+    }
+    for k in &db0 {
+        cmds.push(encode(&["SET", k, k]));
+    }
+    cmds.push(encode(&["SELECT", "1"]));
+    let db1: BTreeSet<String> = (0..50).map(|i| format!("other:{i}")).collect();
+    for k in &db1 {
+        cmds.push(encode(&["SET", k, "1"]));
+    }
+    cmds.push(encode(&["SELECT", "0"]));
+    let wire = cmds.concat();
+    for c in [&mut p.a, &mut p.b] {
+        c.send(&wire);
+        for _ in 0..cmds.len() {
+            assert_eq!(show(&c.reply()), show(b"+OK\r\n"));
+        }
+    }
+    p.run(&["DBSIZE"], Some(&int(520)));
+    p.run_sorted(&["KEYS", "*"], 520);
+    p.run_sorted(&["KEYS", "user:1?"], 10);
+    p.run_sorted(&["KEYS", "{tag}:*"], 20);
+    p.run_sorted(&["KEYS", "item:[0-4]"], 5);
+
+    let users: BTreeSet<String> = db0
+        .iter()
+        .filter(|k| k.starts_with("user:"))
+        .cloned()
+        .collect();
+    let tagged: BTreeSet<String> = db0
+        .iter()
+        .filter(|k| k.starts_with("{tag}"))
+        .cloned()
+        .collect();
+    for (server, c) in [(&p.shoal, &mut p.a), (&p.redis, &mut p.b)] {
+        let l = server.label();
+        assert_covers(&format!("{l}: SCAN"), &scan_all(c, &[]), &db0);
+        assert_covers(
+            &format!("{l}: SCAN COUNT 7"),
+            &scan_all(c, &["COUNT", "7"]),
+            &db0,
+        );
+        assert_covers(
+            &format!("{l}: SCAN COUNT 1000"),
+            &scan_all(c, &["COUNT", "1000"]),
+            &db0,
+        );
+        assert_covers(
+            &format!("{l}: SCAN MATCH user:*"),
+            &scan_all(c, &["MATCH", "user:*"]),
+            &users,
+        );
+        assert_covers(
+            &format!("{l}: SCAN MATCH COUNT"),
+            &scan_all(c, &["MATCH", "{tag}*", "COUNT", "3"]),
+            &tagged,
+        );
+        assert_covers(
+            &format!("{l}: SCAN TYPE string"),
+            &scan_all(c, &["TYPE", "string"]),
+            &db0,
+        );
+        assert_covers(
+            &format!("{l}: SCAN TYPE hash"),
+            &scan_all(c, &["TYPE", "hash"]),
+            &BTreeSet::new(),
+        );
+        assert_covers(
+            &format!("{l}: SCAN MATCH TYPE COUNT"),
+            &scan_all(c, &["MATCH", "item:1*", "TYPE", "string", "COUNT", "50"]),
+            &db0.iter()
+                .filter(|k| k.starts_with("item:1"))
+                .cloned()
+                .collect(),
+        );
+        assert_eq!(show(&c.cmd(&["SELECT", "1"])), show(b"+OK\r\n"));
+        assert_covers(
+            &format!("{l}: SCAN db 1"),
+            &scan_all(c, &["COUNT", "5"]),
+            &db1,
+        );
+        assert_eq!(show(&c.cmd(&["SELECT", "0"])), show(b"+OK\r\n"));
+    }
+    p.run(&["SCAN", "0", "COUNT", "0"], Some(b"-ERR syntax error\r\n"));
+    p.run(&["SCAN", "x"], Some(b"-ERR invalid cursor\r\n"));
+    p.run(&["SCAN", "0", "BOGUS", "1"], Some(b"-ERR syntax error\r\n"));
+
+    // SWAPDB swaps every shard's databases at once.
+    p.run(&["SWAPDB", "0", "1"], ok);
+    p.run(&["DBSIZE"], Some(&int(50)));
+    p.run(&["GET", "other:7"], Some(&bulk("1")));
+    p.run(&["GET", "user:7"], Some(b"$-1\r\n"));
+    p.run(&["SELECT", "1"], ok);
+    p.run(&["DBSIZE"], Some(&int(520)));
+    p.run(
+        &["MGET", "user:7", "item:3", "{tag}:1", "other:7"],
+        Some(b"*4\r\n$6\r\nuser:7\r\n$6\r\nitem:3\r\n$7\r\n{tag}:1\r\n$-1\r\n"),
+    );
+    p.run(&["SWAPDB", "1", "0"], ok);
+    p.run(&["DBSIZE"], Some(&int(50)));
+    p.run(
+        &["SWAPDB", "0", "16"],
+        Some(b"-ERR DB index is out of range\r\n"),
+    );
+    p.run(&["SELECT", "0"], ok);
+    p.run(&["DBSIZE"], Some(&int(520)));
+    // FLUSHDB empties only the selected database, on every shard.
+    p.run(&["FLUSHDB"], ok);
+    p.run(&["DBSIZE"], Some(&int(0)));
+    p.run(&["KEYS", "*"], Some(b"*0\r\n"));
+    // (SCAN cursors are the server's own business: only what a full scan returns is compared.)
+    for (server, c) in [(&p.shoal, &mut p.a), (&p.redis, &mut p.b)] {
+        let label = format!("{}: SCAN of an empty database", server.label());
+        assert_covers(&label, &scan_all(c, &["COUNT", "3"]), &BTreeSet::new());
+    }
+    p.run(&["SELECT", "1"], ok);
+    p.run(&["DBSIZE"], Some(&int(50)));
+    p.run(&["FLUSHDB", "ASYNC"], ok);
+    p.run(&["DBSIZE"], Some(&int(0)));
+    p.run(&["MSET", "a", "1", "b", "2", "c", "3", "{tag}x", "4"], ok);
+    p.run(&["SELECT", "2"], ok);
+    p.run(&["MSET", "a", "1", "d", "2"], ok);
+    p.run(&["FLUSHDB", "BOGUS"], Some(b"-ERR syntax error\r\n"));
+    p.run(&["FLUSHALL"], ok);
+    p.run(&["DBSIZE"], Some(&int(0)));
+    p.run(&["SELECT", "1"], ok);
+    p.run(&["DBSIZE"], Some(&int(0)));
+    p.run(&["MSET", "a", "1", "b", "2"], ok);
+    p.run(&["FLUSHALL", "SYNC"], ok);
+    p.run(&["DBSIZE"], Some(&int(0)));
+    p.run(&["EXISTS", "a", "b"], Some(&int(0)));
+    p.shoal.assert_running();
 }
 
-/// No client ever observes half of an MSET, nor half of a DEL, across shards.
+/// Writers MSET (or DEL) the same 8 keys, one per shard, with one tag per write; readers MGET
+/// them and must never see a mix of two writes.
 #[test]
-fn cross_shard_mset_is_atomic() {
-    let s = Arc::new(Server::shoal(4));
-    let keys = Arc::new(spread_keys(8));
+fn mset_mget_del_are_atomic_across_shards() {
+    let shoal = Server::shoal(SHARDS);
+    let keys = Arc::new(spread_keys("race:"));
+    let run_for = Duration::from_millis(2500);
     let stop = Arc::new(AtomicBool::new(false));
-    let mut writers = vec![];
+    let reads = Arc::new(AtomicUsize::new(0));
+    {
+        let mut c = shoal.conn();
+        let mut init = vec!["MSET".to_string()];
+        for k in keys.iter() {
+            init.push(k.clone());
+            init.push("init".into());
+        }
+        assert_eq!(show(&c.cmd(&init)), show(b"+OK\r\n"));
+    }
+    let mut threads = vec![];
     for w in 0..3 {
-        let (s, keys, stop) = (Arc::clone(&s), Arc::clone(&keys), Arc::clone(&stop));
-        writers.push(std::thread::spawn(move || {
-            let mut c = s.raw();
+        let (keys, stop, port) = (keys.clone(), stop.clone(), shoal.port());
+        threads.push(std::thread::spawn(move || {
+            let mut c = Conn::connect(port, "shoal");
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                let tag = format!("w{w}-{i}");
-                let mut args: Vec<&str> = vec!["MSET"];
-                for k in keys.iter() {
-                    args.push(k);
-                    args.push(&tag);
-                }
-                assert_eq!(c.cmd_str(&args), b"+OK\r\n");
-                if i.is_multiple_of(7) {
-                    let mut del: Vec<&str> = vec!["DEL"];
-                    del.extend(keys.iter().map(|k| k.as_str()));
-                    c.cmd_str(&del);
+                if i % 7 == 6 {
+                    let mut del = vec!["DEL".to_string()];
+                    del.extend(keys.iter().cloned());
+                    let r = c.cmd(&del);
+                    assert!(r.starts_with(b":"), "DEL replied {}", show(&r));
+                } else {
+                    let tag = format!("w{w}-{i}");
+                    let mut mset = vec!["MSET".to_string()];
+                    for k in keys.iter() {
+                        mset.push(k.clone());
+                        mset.push(tag.clone());
+                    }
+                    assert_eq!(show(&c.cmd(&mset)), show(b"+OK\r\n"));
                 }
                 i += 1;
             }
@@ -222,56 +447,135 @@ fn cross_shard_mset_is_atomic() {
         }));
     }
     let mut readers = vec![];
-    for _ in 0..2 {
-        let (s, keys, stop) = (Arc::clone(&s), Arc::clone(&keys), Arc::clone(&stop));
+    for _ in 0..3 {
+        let (keys, stop, reads, port) = (keys.clone(), stop.clone(), reads.clone(), shoal.port());
         readers.push(std::thread::spawn(move || {
-            let mut c = s.raw();
-            let mut reads = 0u64;
+            let mut c = Conn::connect(port, "shoal");
+            let mut mget = vec!["MGET".to_string()];
+            mget.extend(keys.iter().cloned());
+            let mut seen: BTreeMap<Option<Vec<u8>>, usize> = BTreeMap::new();
             while !stop.load(Ordering::Relaxed) {
-                let mut args: Vec<&str> = vec!["MGET"];
-                args.extend(keys.iter().map(|k| k.as_str()));
-                let Resp::Array(Some(vals)) = parse(&c.cmd_str(&args)).0 else {
-                    panic!("MGET reply")
+                let r = c.cmd(&mget);
+                let Resp::Array(vals) = parse(&r) else {
+                    panic!("MGET replied {}", show(&r))
                 };
-                let first = &vals[0];
-                assert!(vals.iter().all(|v| v == first), "torn MGET: {vals:?}");
-                let mut ex: Vec<&str> = vec!["EXISTS"];
-                ex.extend(keys.iter().map(|k| k.as_str()));
-                let n = c.cmd_str(&ex);
+                assert_eq!(vals.len(), 8);
+                let first = vals[0].clone();
                 assert!(
-                    n == b":0\r\n" || n == b":8\r\n",
-                    "torn EXISTS: {:?}",
-                    String::from_utf8_lossy(&n)
+                    vals.iter().all(|v| *v == first),
+                    "torn read: one MGET saw values of different writes: {vals:?} (keys {keys:?})"
                 );
-                reads += 1;
+                let key = match first {
+                    Resp::Bulk(b) => Some(b),
+                    Resp::Nil => None,
+                    other => panic!("MGET item {other:?}"),
+                };
+                *seen.entry(key).or_default() += 1;
+                reads.fetch_add(1, Ordering::Relaxed);
             }
-            reads
+            seen
         }));
     }
-    std::thread::sleep(Duration::from_secs(3));
+    let start = Instant::now();
+    while start.elapsed() < run_for {
+        std::thread::sleep(Duration::from_millis(50));
+        if threads.iter().any(|t| t.is_finished()) || readers.iter().any(|t| t.is_finished()) {
+            break; // a thread panicked: stop and report it below
+        }
+    }
     stop.store(true, Ordering::Relaxed);
-    let writes: u64 = writers.into_iter().map(|t| t.join().expect("writer")).sum();
-    let reads: u64 = readers.into_iter().map(|t| t.join().expect("reader")).sum();
+    let writes: u64 = threads
+        .into_iter()
+        .map(|t| t.join().expect("writer failed"))
+        .sum();
+    let mut distinct = BTreeSet::new();
+    for r in readers {
+        distinct.extend(r.join().expect("reader failed").into_keys());
+    }
+    let reads = reads.load(Ordering::Relaxed);
+    shoal.assert_running();
+    // The race must have happened: many operations, and readers saw many different writes.
     assert!(
-        writes > 100 && reads > 100,
-        "too little progress: {writes} writes, {reads} reads"
+        writes >= 100 && reads >= 100,
+        "too few operations to mean anything: {writes} writes, {reads} reads"
+    );
+    assert!(
+        distinct.len() >= 10,
+        "readers saw only {} distinct states",
+        distinct.len()
     );
 }
 
 #[test]
-fn sigterm_and_shutdown_exit_cleanly() {
-    let mut s = Server::shoal(2);
-    let mut c = s.raw();
-    assert_eq!(c.cmd_str(&["SET", "a", "1"]), b"+OK\r\n");
-    s.terminate();
-    assert_eq!(s.wait_exit(Duration::from_secs(5)), Some(0));
-
-    let mut s = Server::shoal(2);
-    let mut c = s.raw();
-    c.send(&common::encode(&[b"SHUTDOWN", b"NOSAVE"]));
-    let (_, closed) = c.read_until_close(Duration::from_secs(5));
-    assert!(closed);
-    assert_eq!(s.wait_exit(Duration::from_secs(5)), Some(0));
-    let start = Instant::now();
-    assert!(!s.alive() && start.elapsed() < Duration::from_secs(1));
+fn cluster_keyslot_matches_redis() {
+    // Redis answers CLUSTER KEYSLOT only with cluster support enabled.
+    let reference = Server::redis_cluster();
+    let shoal = if suite::against_redis() {
+        Server::redis_cluster()
+    } else {
+        Server::shoal(SHARDS)
+    };
+    let mut a = shoal.conn();
+    let mut b = reference.conn();
+    let mut keys: Vec<Vec<u8>> = [
+        "",
+        "a",
+        "foo",
+        "123456789",
+        "{user1000}.following",
+        "{user1000}.followers",
+        "foo{}{bar}",
+        "foo{{bar}}zap",
+        "foo{bar}{zap}",
+        "{}",
+        "{",
+        "}",
+        "}{",
+        "{a",
+        "a}",
+        "{}a",
+        "a{}",
+        "{a}",
+        "x{a}y",
+        "{{a}}",
+        "\u{e9}t\u{e9}",
+        "user:1",
+        "{u1}:a",
+        "{u1}:b",
+        "tag{k1}",
+        "k1",
+    ]
+    .iter()
+    .map(|s| s.as_bytes().to_vec())
+    .collect();
+    keys.push(vec![0, 1, 2, 255, b'{', 0xfe, b'}']);
+    keys.push(vec![b'k'; 1000]);
+    keys.extend((0..200).map(|i| format!("key:{i}").into_bytes()));
+    for k in &keys {
+        let cmd = [&b"CLUSTER"[..], b"KEYSLOT", k];
+        let y = b.cmd(&cmd);
+        assert_eq!(
+            show(&y),
+            show(&int(key_slot(k) as i64)),
+            "reference redis-server / key_slot() for key {}",
+            show(k)
+        );
+        let x = a.cmd(&cmd);
+        assert_eq!(show(&x), show(&y), "CLUSTER KEYSLOT {}", show(k));
+    }
+    assert_eq!(
+        show(&b.cmd(&["CLUSTER", "KEYSLOT", "123456789"])),
+        show(b":12739\r\n")
+    );
+    for cmd in [
+        &["CLUSTER", "KEYSLOT"][..],
+        &["CLUSTER", "KEYSLOT", "a", "b"],
+    ] {
+        let y = b.cmd(cmd);
+        assert_eq!(
+            show(&y),
+            show(b"-ERR wrong number of arguments for 'cluster|keyslot' command\r\n")
+        );
+        assert_eq!(show(&a.cmd(cmd)), show(&y), "{cmd:?}");
+    }
 }

@@ -2,6 +2,14 @@
 //! `redis-server` (the reference implementation) on a free loopback port, kills it on drop, and
 //! speaks raw RESP to it so replies can be compared byte for byte.
 //!
+//! Running (redis-server and redis-cli must be on PATH; every test starts its own servers):
+//!
+//! ```text
+//! cargo test --test suite_differential --test suite_protocol --test suite_multishard
+//! SHOAL_TEST_AGAINST_REDIS=1 cargo test --test suite_protocol   # the "shoal" side is Redis too
+//! SHOAL_DIFF_SEED=13 SHOAL_DIFF_STEPS=20000 cargo test --test suite_differential
+//! ```
+//!
 //! `SHOAL_TEST_AGAINST_REDIS=1` makes every `Server::shoal*` start a redis-server instead (the
 //! `--shards` flag is dropped, every other flag is passed through), which is how the suite itself
 //! is validated: it must pass when both sides are Redis.
@@ -19,6 +27,9 @@ use std::time::{Duration, Instant};
 pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a reply may take before a test fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection must stay quiet, after the expected reply came, to count as "no more
+/// replies" (only used where the server is expected to keep the connection open).
+pub const IDLE: Duration = Duration::from_millis(200);
 
 /// Whether the "shoal" side of every test is really a redis-server (suite self-check).
 pub fn against_redis() -> bool {
@@ -77,7 +88,12 @@ impl Server {
                 rest.push(args[i]);
                 i += 1;
             }
-            return Server::launch(Kind::Redis, "redis (standing in for shoal)", "redis-server", &rest);
+            return Server::launch(
+                Kind::Redis,
+                "redis (standing in for shoal)",
+                "redis-server",
+                &rest,
+            );
         }
         Server::launch(Kind::Shoal, "shoal", env!("CARGO_BIN_EXE_shoal"), args)
     }
@@ -98,7 +114,12 @@ impl Server {
             Kind::Redis,
             "redis (cluster-enabled)",
             "redis-server",
-            &["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"],
+            &[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ],
         )
     }
 
@@ -114,14 +135,24 @@ impl Server {
             ));
             let _ = std::fs::remove_dir_all(&dir);
             std::fs::create_dir_all(&dir).expect("cannot create a temporary directory");
-            let mut args: Vec<String> =
-                vec!["--port".into(), port.to_string(), "--bind".into(), "127.0.0.1".into()];
+            let mut args: Vec<String> = vec![
+                "--port".into(),
+                port.to_string(),
+                "--bind".into(),
+                "127.0.0.1".into(),
+            ];
             if kind == Kind::Redis {
                 args.extend(["--save", "", "--appendonly", "no", "--dir"].map(String::from));
                 args.push(dir.to_string_lossy().into_owned());
             }
             args.extend(extra.iter().map(|s| s.to_string()));
-            let cmdline = format!("{program} {}", args.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(" "));
+            let cmdline = format!(
+                "{program} {}",
+                args.iter()
+                    .map(|a| format!("{a:?}"))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            );
             let mut child = match Command::new(program)
                 .args(&args)
                 .current_dir(&dir)
@@ -139,8 +170,14 @@ impl Server {
             };
             let output = Arc::new(Mutex::new(Vec::new()));
             for pipe in [
-                child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
-                child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>),
+                child
+                    .stdout
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
+                child
+                    .stderr
+                    .take()
+                    .map(|p| Box::new(p) as Box<dyn Read + Send>),
             ]
             .into_iter()
             .flatten()
@@ -245,6 +282,26 @@ impl Server {
         }
     }
 
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let pid = self.child.lock().unwrap().id();
+        let _ = Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status();
+    }
+
+    /// Waits up to `timeout` for the process to exit; its exit code, or None if still running.
+    pub fn wait_exit(&self, timeout: Duration) -> Option<i32> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.lock().unwrap().try_wait() {
+                return st.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
     /// A `redis` crate connection (10 s timeouts).
     pub fn client(&self) -> redis::Connection {
         let client = redis::Client::open(format!("redis://{}/", self.addr())).expect("redis url");
@@ -280,10 +337,10 @@ impl Server {
 
     /// Sends `bytes` on a fresh connection; returns everything the server sent back and
     /// whether it closed the connection. See [`Conn::collect`].
-    pub fn exchange(&self, bytes: &[u8], expect_len: usize, idle: Duration) -> Exchange {
+    pub fn exchange(&self, bytes: &[u8], expect_len: usize, expect_close: bool) -> Exchange {
         let mut c = self.conn();
         c.send_background(bytes.to_vec());
-        c.collect(expect_len, idle)
+        c.collect(expect_len, expect_close)
     }
 
     /// Runs `redis-cli -p PORT ARGS...`; returns (stdout, stderr, exit code).
@@ -337,7 +394,16 @@ pub struct Exchange {
 
 impl std::fmt::Display for Exchange {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} ({})", show(&self.reply), if self.closed { "then closed" } else { "still open" })
+        write!(
+            f,
+            "{} ({})",
+            show(&self.reply),
+            if self.closed {
+                "then closed"
+            } else {
+                "still open"
+            }
+        )
     }
 }
 
@@ -347,6 +413,7 @@ pub struct Conn {
     buf: Vec<u8>,
     label: String,
     writer: Option<std::thread::JoinHandle<()>>,
+    timeout: Duration,
 }
 
 impl Conn {
@@ -355,7 +422,18 @@ impl Conn {
             .unwrap_or_else(|e| panic!("cannot connect to {label} on port {port}: {e}"));
         stream.set_nodelay(true).unwrap();
         stream.set_write_timeout(Some(REPLY_TIMEOUT)).unwrap();
-        Conn { stream, buf: vec![], label: label.to_string(), writer: None }
+        Conn {
+            stream,
+            buf: vec![],
+            label: label.to_string(),
+            writer: None,
+            timeout: REPLY_TIMEOUT,
+        }
+    }
+
+    /// How long a reply may take (default [`REPLY_TIMEOUT`]).
+    pub fn set_reply_timeout(&mut self, timeout: Duration) {
+        self.timeout = timeout;
     }
 
     /// Writes bytes as they are (panics on error).
@@ -390,10 +468,29 @@ impl Conn {
         self.send(&encode(args));
     }
 
-    /// Sends a command, returns its reply's raw bytes.
+    /// Sends a command, returns its reply's raw bytes (panics naming the command if no
+    /// complete reply comes).
     pub fn cmd<A: AsRef<[u8]>>(&mut self, args: &[A]) -> Vec<u8> {
         self.send_cmd(args);
-        self.reply()
+        match self.read_reply() {
+            Ok(r) => r,
+            Err(e) => {
+                let mut name: Vec<String> = args
+                    .iter()
+                    .take(3)
+                    .map(|a| show(&a.as_ref()[..a.as_ref().len().min(40)]))
+                    .collect();
+                if args.len() > 3 {
+                    name.push(format!("... ({} arguments)", args.len()));
+                }
+                panic!(
+                    "no complete reply from {} to {}: {e}; partial reply: {}",
+                    self.label,
+                    name.join(" "),
+                    show(&self.buf[..self.buf.len().min(300)])
+                )
+            }
+        }
     }
 
     /// Sends a command, returns its reply as text (lossy) for readable assertions.
@@ -415,7 +512,7 @@ impl Conn {
 
     /// Reads one complete reply; Err on timeout, close or malformed reply.
     pub fn read_reply(&mut self) -> io::Result<Vec<u8>> {
-        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         loop {
             match reply_len(&self.buf) {
                 Ok(Some(n)) => return Ok(self.buf.drain(..n).collect()),
@@ -423,7 +520,10 @@ impl Conn {
                 Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
             }
             if !self.fill(deadline)? {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "connection closed"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "connection closed",
+                ));
             }
         }
     }
@@ -431,7 +531,7 @@ impl Conn {
     /// Reads at least `n` more bytes than are buffered... or until close/timeout; returns
     /// everything buffered (raw, unparsed).
     pub fn read_exact_bytes(&mut self, n: usize) -> Vec<u8> {
-        let deadline = Instant::now() + REPLY_TIMEOUT;
+        let deadline = Instant::now() + self.timeout;
         while self.buf.len() < n {
             match self.fill(deadline) {
                 Ok(true) => {}
@@ -442,14 +542,14 @@ impl Conn {
         self.buf.drain(..take).collect()
     }
 
-    /// Reads until the server closes the connection, or until at least `expect_len` bytes came
-    /// and then nothing more for `idle`, or 10 s passed. Returns the bytes and whether it
-    /// closed (an RST counts as closed).
-    pub fn collect(&mut self, expect_len: usize, idle: Duration) -> Exchange {
-        let deadline = Instant::now() + REPLY_TIMEOUT;
+    /// Reads what the server sends until it closes the connection (an RST counts as closed),
+    /// 10 s pass, or, when `expect_close` is false, `expect_len` bytes came and then nothing
+    /// more for [`IDLE`]. Returns the bytes and whether the connection was closed.
+    pub fn collect(&mut self, expect_len: usize, expect_close: bool) -> Exchange {
+        let deadline = Instant::now() + self.timeout;
         let closed = loop {
-            let until = if self.buf.len() >= expect_len {
-                (Instant::now() + idle).min(deadline)
+            let until = if !expect_close && self.buf.len() >= expect_len {
+                (Instant::now() + IDLE).min(deadline)
             } else {
                 deadline
             };
@@ -463,7 +563,10 @@ impl Conn {
         if let Some(w) = self.writer.take() {
             let _ = w.join();
         }
-        Exchange { reply: std::mem::take(&mut self.buf), closed }
+        Exchange {
+            reply: std::mem::take(&mut self.buf),
+            closed,
+        }
     }
 
     /// One read into the buffer. Ok(false) on EOF, Err(TimedOut) when `deadline` passes.
@@ -472,7 +575,8 @@ impl Conn {
         if now >= deadline {
             return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
         }
-        self.stream.set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
+        self.stream
+            .set_read_timeout(Some((deadline - now).max(Duration::from_millis(1))))?;
         let mut tmp = [0u8; 65536];
         match self.stream.read(&mut tmp) {
             Ok(0) => Ok(false),
@@ -480,7 +584,12 @@ impl Conn {
                 self.buf.extend_from_slice(&tmp[..n]);
                 Ok(true)
             }
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"))
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
@@ -521,7 +630,10 @@ pub fn show(b: &[u8]) -> String {
 }
 
 fn line_end(b: &[u8], from: usize) -> Option<usize> {
-    b[from..].windows(2).position(|w| w == b"\r\n").map(|p| from + p)
+    b[from..]
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .map(|p| from + p)
 }
 
 /// The length of the complete RESP2/RESP3 reply at the start of `b`: Ok(None) when more bytes
@@ -531,7 +643,9 @@ pub fn reply_len(b: &[u8]) -> Result<Option<usize>, String> {
         if pos >= b.len() {
             return Ok(None);
         }
-        let Some(end) = line_end(b, pos) else { return Ok(None) };
+        let Some(end) = line_end(b, pos) else {
+            return Ok(None);
+        };
         let head = &b[pos + 1..end];
         let num = || -> Result<i64, String> {
             std::str::from_utf8(head)
@@ -588,9 +702,13 @@ pub fn parse(b: &[u8]) -> Resp {
     fn p(b: &[u8], pos: usize) -> (Resp, usize) {
         let end = line_end(b, pos).expect("incomplete reply");
         let head = b[pos + 1..end].to_vec();
-        let n = || String::from_utf8_lossy(&head).parse::<i64>().expect("bad number");
+        let n = || {
+            String::from_utf8_lossy(&head)
+                .parse::<i64>()
+                .expect("bad number")
+        };
         let mut next = end + 2;
-        let mut items = |count: i64, next: &mut usize| {
+        let items = |count: i64, next: &mut usize| {
             let mut v = vec![];
             for _ in 0..count.max(0) {
                 let (r, q) = p(b, *next);
@@ -611,18 +729,30 @@ pub fn parse(b: &[u8]) -> Resp {
                 } else {
                     let v = b[next..next + len as usize].to_vec();
                     next += len as usize + 2;
-                    if b[pos] == b'$' { Resp::Bulk(v) } else { Resp::Other(b[pos], v) }
+                    if b[pos] == b'$' {
+                        Resp::Bulk(v)
+                    } else {
+                        Resp::Other(b[pos], v)
+                    }
                 }
             }
             b'*' => {
                 let c = n();
-                if c < 0 { Resp::Nil } else { Resp::Array(items(c, &mut next)) }
+                if c < 0 {
+                    Resp::Nil
+                } else {
+                    Resp::Array(items(c, &mut next))
+                }
             }
             b'~' => Resp::Set(items(n(), &mut next)),
             b'>' => Resp::Push(items(n(), &mut next)),
             b'%' => {
                 let flat = items(n() * 2, &mut next);
-                Resp::Map(flat.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect())
+                Resp::Map(
+                    flat.chunks(2)
+                        .map(|c| (c[0].clone(), c[1].clone()))
+                        .collect(),
+                )
             }
             b'|' => {
                 let _attrs = items(n() * 2, &mut next);
@@ -651,7 +781,11 @@ pub fn key_slot(key: &[u8]) -> u16 {
     for &byte in k {
         crc ^= (byte as u16) << 8;
         for _ in 0..8 {
-            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
         }
     }
     crc & 16383

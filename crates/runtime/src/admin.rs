@@ -886,56 +886,90 @@ fn scan(sh: &mut Shard, id: ConnId, args: Args<'_>, db: usize) -> Step {
         r.array(0);
         return Step::Done;
     }
-    let slot = cursor as u16;
-    let owner = sh.shared.slot_owner[slot as usize] as usize;
-    let (first, n) = sh.shared.slot_ranges[owner];
-    let end = first as usize + n as usize;
-    let f: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-        let now = x.now_ms;
-        let d = x.keyspace.db_ref(db);
-        let mut keys: Vec<Vec<u8>> = vec![];
-        let mut visited = 0;
-        let mut s = slot as usize;
-        while s < end && visited < count {
-            d.for_each_in_slot(s as u16, now, |k, e| {
-                visited += 1;
-                let type_ok = match type_filter {
-                    None => true,
-                    Some(None) => false,
-                    Some(Some(t)) => e.value.value_type() == t,
-                };
-                if type_ok && pattern.as_ref().is_none_or(|p| glob::matches(p, k)) {
-                    keys.push(k.to_vec());
-                }
-            });
-            s += 1;
-        }
-        let next = if s >= SLOTS { 0 } else { s as u64 };
-        Box::new((next, keys))
-    });
-    sh.fan_out(
-        id,
-        vec![(owner, f)],
-        Box::new(|sh, id, mut results| {
-            let (next, keys) = results[0]
-                .downcast_mut::<(u64, Vec<Vec<u8>>)>()
-                .map(std::mem::take)
-                .unwrap_or_default();
-            sh.reply_with(id, |r| {
-                r.array(2);
-                r.bulk(next.to_string().as_bytes());
-                r.array(keys.len());
-                for k in &keys {
-                    r.bulk(k);
-                }
-            })
-        }),
-    );
+    let filter = ScanFilter {
+        db,
+        count,
+        pattern,
+        type_filter,
+    };
+    scan_from(sh, id, cursor as u16, filter, vec![]);
     if sh.conn_mut(id).is_some_and(|c| c.pending.is_some()) {
         Step::Wait
     } else {
         Step::Done
     }
+}
+
+/// What a SCAN call looks for.
+#[derive(Clone)]
+struct ScanFilter {
+    db: usize,
+    /// Entries still to visit in this call (Redis's COUNT: an amount of work).
+    count: usize,
+    pattern: Option<Vec<u8>>,
+    /// None: any type; Some(None): an unknown type name (matches nothing).
+    type_filter: Option<Option<ValueType>>,
+}
+
+/// Scans whole slots from `slot` on the shard owning it; while COUNT is not used up, goes on
+/// to the next shard within the same call (so small keyspaces finish in one call, as in Redis).
+fn scan_from(sh: &mut Shard, id: ConnId, slot: u16, filter: ScanFilter, mut found: Vec<Vec<u8>>) {
+    let owner = sh.shared.slot_owner[slot as usize] as usize;
+    let (first, n) = sh.shared.slot_ranges[owner];
+    let end = first as usize + n as usize;
+    let f2 = filter.clone();
+    let f: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+        let now = x.now_ms;
+        let d = x.keyspace.db_ref(f2.db);
+        let mut keys: Vec<Vec<u8>> = vec![];
+        let mut visited = 0;
+        let mut s = slot as usize;
+        while s < end && visited < f2.count {
+            d.for_each_in_slot(s as u16, now, |k, e| {
+                visited += 1;
+                let type_ok = match f2.type_filter {
+                    None => true,
+                    Some(None) => false,
+                    Some(Some(t)) => e.value.value_type() == t,
+                };
+                if type_ok && f2.pattern.as_ref().is_none_or(|p| glob::matches(p, k)) {
+                    keys.push(k.to_vec());
+                }
+            });
+            // Empty slots cost only a length check and do not count: a sparse or empty
+            // keyspace finishes in one call, as in Redis.
+            s += 1;
+        }
+        Box::new((s, visited, keys))
+    });
+    sh.fan_out(
+        id,
+        vec![(owner, f)],
+        Box::new(move |sh, id, mut results| {
+            let (next, visited, keys) = results[0]
+                .downcast_mut::<(usize, usize, Vec<Vec<u8>>)>()
+                .map(std::mem::take)
+                .unwrap_or_default();
+            found.extend(keys);
+            if next < SLOTS && visited < filter.count {
+                let rest = ScanFilter {
+                    count: filter.count - visited,
+                    ..filter
+                };
+                scan_from(sh, id, next as u16, rest, found);
+                return;
+            }
+            let cursor = if next >= SLOTS { 0 } else { next };
+            sh.reply_with(id, |r| {
+                r.array(2);
+                r.bulk(cursor.to_string().as_bytes());
+                r.array(found.len());
+                for k in &found {
+                    r.bulk(k);
+                }
+            })
+        }),
+    );
 }
 
 /// One CLIENT LIST line (without the trailing newline).
