@@ -343,3 +343,14 @@ fn query_buffer_limit_closes_only_that_client() {
     );
     assert_eq!(watcher.cmd(&["PING"]), b"+PONG\r\n");
 }
+
+#[test]
+fn client_reply_skip_covers_fanned_out_and_cross_shard_replies() {
+    let s = Server::shoal(4);
+    let mut c = s.conn();
+    c.send(&encode(&["CLIENT", "REPLY", "SKIP"]));
+    c.send(&encode(&["DBSIZE"]));
+    c.send(&encode(&["CLIENT", "REPLY", "SKIP"]));
+    c.send(&encode(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]));
+    assert_eq!(c.cmd(&["MGET", "a", "d"]), b"*2\r\n$1\r\n1\r\n$1\r\n4\r\n");
+}

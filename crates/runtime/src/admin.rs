@@ -2,7 +2,7 @@
 //! all-shard operations (DBSIZE, FLUSHALL, KEYS, SCAN, RANDOMKEY, SWAPDB), server state (INFO,
 //! CONFIG, COMMAND, TIME, SHUTDOWN, MONITOR) and CLUSTER KEYSLOT.
 
-use crate::conn::{Closing, Pending, ReplyMode, Step};
+use crate::conn::{Closing, ReplyMode, Step};
 use crate::mesh::{ConnId, Msg, StepFn, StepOut};
 use crate::shard::Shard;
 use shoal_commands::{err, Command, CommandSpec, RuntimeCmd};
@@ -1315,9 +1315,4 @@ pub fn remove_monitor(shared: &crate::shard::Shared, shard: usize, id: ConnId) {
             shared.monitor_count.fetch_sub(1, Ordering::Relaxed);
         }
     }
-}
-
-/// Whether a connection waits on a cross-shard operation.
-pub fn is_waiting(p: &Option<Pending>) -> bool {
-    p.is_some()
 }

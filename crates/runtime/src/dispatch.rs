@@ -139,7 +139,10 @@ impl Shard {
                     return Step::Retry;
                 }
                 let step = crate::admin::run(self, id, r, cmd, args);
-                self.after_reply(id);
+                // A reply that comes later (fan-out) applies CLIENT REPLY itself (reply_with).
+                if matches!(step, Step::Done) {
+                    self.after_reply(id);
+                }
                 step
             }
             Handler::Shard(f) => self.dispatch_keyed(id, cmd, f, args, batch),

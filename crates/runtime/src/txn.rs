@@ -132,8 +132,14 @@ impl Shard {
     /// Writes a reply for connection `id` (honouring CLIENT REPLY).
     pub fn reply_with(&mut self, id: ConnId, f: impl FnOnce(&mut Reply<'_>)) {
         if let Some(c) = self.conn_mut(id) {
-            if c.reply_mode != crate::conn::ReplyMode::On {
-                return;
+            match c.reply_mode {
+                crate::conn::ReplyMode::On => {}
+                crate::conn::ReplyMode::SkipNext => {
+                    // This was the command CLIENT REPLY SKIP skips.
+                    c.reply_mode = crate::conn::ReplyMode::On;
+                    return;
+                }
+                _ => return,
             }
             let mut r = c.reply();
             f(&mut r);
