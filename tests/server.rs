@@ -354,3 +354,24 @@ fn client_reply_skip_covers_fanned_out_and_cross_shard_replies() {
     c.send(&encode(&["MSET", "a", "1", "b", "2", "c", "3", "d", "4"]));
     assert_eq!(c.cmd(&["MGET", "a", "d"]), b"*2\r\n$1\r\n1\r\n$1\r\n4\r\n");
 }
+
+#[test]
+fn large_pipelined_output_is_paced_and_complete() {
+    let s = Server::shoal(1);
+    let mut c = s.conn();
+    let big = vec![b'v'; 1 << 20];
+    assert_eq!(c.cmd(&[&b"SET"[..], b"big", &big]), b"+OK\r\n");
+    let mut pipeline = vec![];
+    for _ in 0..40 {
+        pipeline.extend(encode(&["GET", "big"]));
+    }
+    pipeline.extend(encode(&["PING"]));
+    c.send(&pipeline);
+    let mut expect = format!("${}\r\n", big.len()).into_bytes();
+    expect.extend_from_slice(&big);
+    expect.extend_from_slice(b"\r\n");
+    for i in 0..40 {
+        assert!(c.reply() == expect, "reply {i} differs");
+    }
+    assert_eq!(c.reply(), b"+PONG\r\n");
+}

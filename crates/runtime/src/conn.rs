@@ -176,8 +176,12 @@ impl Shard {
             if c.closing.is_some_and(|x| x != Closing::Eof) || c.pending.is_some() {
                 break;
             }
-            if c.out.len() + c.sending.len() > OUTPUT_SOFT_LIMIT && c.send_inflight {
+            if c.out.len() + c.sending.len() - c.send_off > OUTPUT_SOFT_LIMIT {
+                // Stop producing until the kernel has taken what is buffered.
                 c.resume_after_send = true;
+                if !c.send_inflight {
+                    self.start_send(id);
+                }
                 break;
             }
             let limits = ParseLimits {

@@ -593,6 +593,14 @@ impl Shard {
             }
             cqes.clear();
             self.cqes = cqes;
+            // Cron and timers (their messages and replies go out with this iteration's).
+            let now = Instant::now();
+            if now >= self.next_cron {
+                self.cron();
+            }
+            if !self.timers.is_empty() {
+                self.fire_timers(now);
+            }
             // Connections resumed by replies from other shards or by released locks.
             while let Some(id) = self.ready.pop() {
                 self.process_conn(id);
@@ -613,13 +621,6 @@ impl Shard {
                     self.wake[to] = false;
                     self.shared.mailboxes[to].wake();
                 }
-            }
-            let now = Instant::now();
-            if now >= self.next_cron {
-                self.cron();
-            }
-            if !self.timers.is_empty() {
-                self.fire_timers(now);
             }
             if let Some(d) = shutdown_deadline {
                 let busy = self
