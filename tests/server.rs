@@ -101,7 +101,11 @@ fn client_commands() {
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(list.contains("name=alpha "), "{list}");
     assert!(list.contains(&format!("id={bid} ")), "{list}");
-    assert!(text(&a.cmd(&["CLIENT", "INFO"])).contains("name=alpha"));
+    let info = text(&a.cmd(&["CLIENT", "INFO"]));
+    assert!(
+        info.contains("name=alpha") && info.ends_with("\n"),
+        "{info}"
+    );
     assert_eq!(
         a.cmd(&["CLIENT", "KILL", "ID", &bid.to_string()]),
         b":1\r\n"

@@ -407,7 +407,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
         }
         R::ClientInfo => {
             let now = sh.now_ms;
-            let line = client_line(sh.conn_mut(id).expect("open"), now);
+            let line = client_line(sh.conn_mut(id).expect("open"), now) + "\n";
             sh.conn_mut(id)
                 .expect("open")
                 .reply()
