@@ -67,14 +67,14 @@ fn valid_name(b: &[u8]) -> bool {
 }
 
 /// Runs runtime command `r` for connection `id`.
-pub fn run(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Args<'_>) -> Step {
+pub fn run(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step {
     use RuntimeCmd as R;
     let Some(c) = sh.conn_mut(id) else {
         return Step::Done;
     };
     let silent = c.reply_mode != ReplyMode::On;
     let mark = c.out.len();
-    let step = run_inner(sh, id, r, cmd, args);
+    let step = run_inner(sh, id, r, args);
     if silent && !matches!(r, R::ClientReply) {
         if let Some(c) = sh.conn_mut(id) {
             c.out.truncate(mark);
@@ -83,7 +83,7 @@ pub fn run(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Args<
     step
 }
 
-fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Args<'_>) -> Step {
+fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step {
     use RuntimeCmd as R;
     let db = sh.conn_mut(id).map_or(0, |c| c.db);
     let commands = sh.commands;
@@ -651,7 +651,6 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, cmd: &Command, args: Arg
             ],
         ),
     }
-    let _ = cmd;
     Step::Done
 }
 

@@ -138,7 +138,7 @@ impl Shard {
                 if batch.is_some() {
                     return Step::Retry;
                 }
-                let step = crate::admin::run(self, id, r, cmd, args);
+                let step = crate::admin::run(self, id, r, args);
                 // A reply that comes later (fan-out) applies CLIENT REPLY itself (reply_with).
                 if matches!(step, Step::Done) {
                     self.after_reply(id);
