@@ -41,6 +41,13 @@ fn info_uses_redis_field_names() {
     );
     let stats = text(&c.cmd(&["INFO", "commandstats"]));
     assert!(stats.contains("cmdstat_set:calls=10,"), "{stats}");
+    c.cmd(&["GET", "k0"]);
+    c.cmd(&["MGET", "k1", "nope"]);
+    let stats = text(&c.cmd(&["INFO", "stats"]));
+    assert!(
+        stats.contains("keyspace_hits:2\r\n") && stats.contains("keyspace_misses:1\r\n"),
+        "{stats}"
+    );
     let ks = text(&c.cmd(&["INFO", "keyspace"]));
     assert_eq!(ks, "# Keyspace\r\ndb0:keys=10,expires=1,avg_ttl=0\r\n");
 }

@@ -46,6 +46,17 @@ impl Default for ShardSettings {
     }
 }
 
+/// Per-shard counters commands update (summed by INFO).
+#[derive(Default, Debug, Clone, Copy)]
+pub struct Counters {
+    /// Writes (Redis's `dirty`), for INFO and, later, the journal.
+    pub dirty: u64,
+    /// Read lookups that found their key (INFO keyspace_hits).
+    pub hits: u64,
+    /// Read lookups that did not (INFO keyspace_misses).
+    pub misses: u64,
+}
+
 /// One command's execution context on the shard that owns its keys.
 pub struct Ctx<'a> {
     /// This shard's keyspace (all databases).
@@ -60,8 +71,8 @@ pub struct Ctx<'a> {
     pub settings: &'a ShardSettings,
     /// CLIENT NO-TOUCH: reads do not update access times.
     pub no_touch: bool,
-    /// Count of writes (Redis's `dirty`), for INFO and, later, the journal.
-    pub dirty: &'a mut u64,
+    /// The shard's counters.
+    pub counters: &'a mut Counters,
 }
 
 impl<'a> Ctx<'a> {
@@ -77,11 +88,36 @@ impl<'a> Ctx<'a> {
         let now = self.now_ms;
         let touch = !self.no_touch;
         let db = self.keyspace.db(self.db);
-        let e = db.get_mut(key, now)?;
+        let Some(e) = db.get_mut(key, now) else {
+            self.counters.misses += 1;
+            return None;
+        };
+        self.counters.hits += 1;
         if touch {
             e.access = (now / 1000) as u32;
         }
         Some(e)
+    }
+
+    /// Like [`Ctx::lookup`], also lending the reply builder, so a value can be replied from
+    /// the table without a copy.
+    #[inline]
+    pub fn lookup_for_reply(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply<'a>) {
+        let now = self.now_ms;
+        let e = self.keyspace.db(self.db).get_mut(key, now);
+        match e {
+            Some(e) => {
+                self.counters.hits += 1;
+                if !self.no_touch {
+                    e.access = (now / 1000) as u32;
+                }
+                (Some(e), &mut self.reply)
+            }
+            None => {
+                self.counters.misses += 1;
+                (None, &mut self.reply)
+            }
+        }
     }
 
     /// Looks up a live key for writing (always updates the access time).
@@ -101,6 +137,6 @@ impl<'a> Ctx<'a> {
     /// Records one write.
     #[inline]
     pub fn dirty(&mut self, n: u64) {
-        *self.dirty += n;
+        self.counters.dirty += n;
     }
 }

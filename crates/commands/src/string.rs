@@ -38,17 +38,9 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
 
 /// GET key
 pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let now = ctx.now_ms;
-    let touch = !ctx.no_touch;
-    let db = ctx.keyspace.db(ctx.db);
-    match db.get_mut(args.get(1), now) {
-        None => ctx.reply.null(),
-        Some(e) => {
-            if touch {
-                e.access = (now / 1000) as u32;
-            }
-            reply_value(&mut ctx.reply, &e.value)
-        }
+    match ctx.lookup_for_reply(args.get(1)) {
+        (None, reply) => reply.null(),
+        (Some(e), reply) => reply_value(reply, &e.value),
     }
 }
 
@@ -325,16 +317,9 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
 pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.array(args.len() - 1);
     for key in args.iter_from(1) {
-        let now = ctx.now_ms;
-        let touch = !ctx.no_touch;
-        match ctx.keyspace.db(ctx.db).get_mut(key, now) {
-            Some(e) => {
-                if touch {
-                    e.access = (now / 1000) as u32;
-                }
-                reply_value(&mut ctx.reply, &e.value)
-            }
-            None => ctx.reply.null(),
+        match ctx.lookup_for_reply(key) {
+            (Some(e), reply) => reply_value(reply, &e.value),
+            (None, reply) => reply.null(),
         }
     }
 }

@@ -227,7 +227,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
                         n = x.keyspace.db(db).len();
                         x.keyspace.db(db).clear();
                     }
-                    x.dirty += n as u64 + all as u64;
+                    x.counters.dirty += n as u64 + all as u64;
                 },
                 |sh, id, _| sh.reply_with(id, |r| r.ok()),
             );
@@ -254,7 +254,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
                 id,
                 move |x| {
                     x.keyspace.swap(a as usize, b as usize);
-                    x.dirty += 1;
+                    x.counters.dirty += 1;
                 },
                 |sh, id, _| sh.reply_with(id, |r| r.ok()),
             );

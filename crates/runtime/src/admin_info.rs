@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 pub struct ShardInfo {
     /// (keys, volatile keys) per database.
     pub dbs: Vec<(usize, usize)>,
-    pub dirty: u64,
+    pub counters: shoal_commands::Counters,
     pub calls: Vec<u64>,
 }
 
@@ -79,7 +79,7 @@ pub fn info(sh: &mut Shard, id: ConnId, args: Args<'_>) -> Step {
                 .iter()
                 .map(|d| (d.len(), d.volatile()))
                 .collect(),
-            dirty: x.dirty,
+            counters: x.counters,
             calls: x.cmd_calls.clone(),
         },
         move |sh, id, infos| {
@@ -166,7 +166,7 @@ fn render(sh: &Shard, sections: &[String], infos: &[ShardInfo]) -> String {
     }
     if want("persistence") {
         section(&mut out, "Persistence");
-        let dirty: u64 = infos.iter().map(|i| i.dirty).sum();
+        let dirty: u64 = infos.iter().map(|i| i.counters.dirty).sum();
         let _ = write!(
             out,
             "loading:0\r\nasync_loading:0\r\nrdb_changes_since_last_save:{dirty}\r\nrdb_bgsave_in_progress:0\r\nrdb_last_save_time:{}\r\nrdb_last_bgsave_status:ok\r\naof_enabled:0\r\naof_rewrite_in_progress:0\r\naof_last_write_status:ok\r\n",
@@ -177,13 +177,16 @@ fn render(sh: &Shard, sections: &[String], infos: &[ShardInfo]) -> String {
         section(&mut out, "Stats");
         let _ = write!(
             out,
-            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:0\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:0\r\nkeyspace_misses:0\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\n",
+            "total_connections_received:{}\r\ntotal_commands_processed:{}\r\ninstantaneous_ops_per_sec:{}\r\ntotal_net_input_bytes:{}\r\ntotal_net_output_bytes:{}\r\nrejected_connections:{}\r\nexpired_keys:{}\r\nevicted_keys:0\r\nkeyspace_hits:{}\r\nkeyspace_misses:{}\r\npubsub_channels:0\r\npubsub_patterns:0\r\ntotal_error_replies:0\r\n",
             sum(|s| s.total_connections.load(Ordering::Relaxed)),
             sum(|s| s.total_commands.load(Ordering::Relaxed)),
+            sum(|s| s.instantaneous_ops.load(Ordering::Relaxed)),
             sum(|s| s.net_input_bytes.load(Ordering::Relaxed)),
             sum(|s| s.net_output_bytes.load(Ordering::Relaxed)),
             sum(|s| s.rejected_connections.load(Ordering::Relaxed)),
             sum(|s| s.expired_keys.load(Ordering::Relaxed)),
+            infos.iter().map(|i| i.counters.hits).sum::<u64>(),
+            infos.iter().map(|i| i.counters.misses).sum::<u64>(),
         );
     }
     if want("replication") {

@@ -52,7 +52,7 @@ impl Shard {
             reply: Reply::new(out, proto),
             settings: &self.settings,
             no_touch: false,
-            dirty: &mut self.dirty,
+            counters: &mut self.counters,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct ShardStats {
     pub net_output_bytes: AtomicU64,
     pub connected_clients: AtomicU64,
     pub dirty: AtomicU64,
+    /// Commands per second over the last 16 cron ticks (INFO instantaneous_ops_per_sec).
+    pub instantaneous_ops: AtomicU64,
     /// Net bytes the shard's thread has allocated (published every cron tick).
     pub used_memory: std::sync::atomic::AtomicI64,
 }
@@ -100,7 +102,7 @@ pub struct Shard {
     pub settings: ShardSettings,
     pub config: Arc<Config>,
     config_epoch: u64,
-    pub dirty: u64,
+    pub counters: shoal_commands::Counters,
     pub now_ms: i64,
     /// Calls per command id (INFO commandstats).
     pub cmd_calls: Vec<u64>,
@@ -127,6 +129,10 @@ pub struct Shard {
     rng: u64,
     pub shutting_down: bool,
     next_cron: Instant,
+    /// Commands-per-second samples, one per cron tick, and the last (time, total) sampled.
+    ops_samples: [u64; 16],
+    ops_sample_idx: usize,
+    ops_last: (Instant, u64),
     /// One-shot timers (transaction retry back-off), earliest first not required.
     pub timers: Vec<(Instant, Timer)>,
 }
@@ -151,7 +157,7 @@ impl Shard {
             config_epoch: shared.config_epoch.load(Ordering::Acquire),
             config,
             shared,
-            dirty: 0,
+            counters: Default::default(),
             now_ms: unix_ms(),
             cmd_calls: Vec::new(),
             ring,
@@ -173,6 +179,9 @@ impl Shard {
             shutting_down: false,
             next_cron: Instant::now(),
             timers: Vec::new(),
+            ops_samples: [0; 16],
+            ops_sample_idx: 0,
+            ops_last: (Instant::now(), 0),
         })
     }
 
@@ -500,8 +509,25 @@ impl Shard {
         if expired > 0 {
             bump(&self.shared.stats[self.id].expired_keys, expired as u64);
         }
+        self.sample_ops();
         let hz = self.config.hz.max(1);
         self.next_cron = Instant::now() + Duration::from_millis(1000 / hz as u64);
+    }
+
+    /// Redis's instantaneous metric: the mean of the last 16 per-tick rates.
+    fn sample_ops(&mut self) {
+        let now = Instant::now();
+        let total = self.stats().total_commands.load(Ordering::Relaxed);
+        let (t0, n0) = self.ops_last;
+        let ms = now.duration_since(t0).as_millis() as u64;
+        if ms == 0 {
+            return;
+        }
+        self.ops_samples[self.ops_sample_idx] = total.saturating_sub(n0) * 1000 / ms;
+        self.ops_sample_idx = (self.ops_sample_idx + 1) % self.ops_samples.len();
+        self.ops_last = (now, total);
+        let avg = self.ops_samples.iter().sum::<u64>() / self.ops_samples.len() as u64;
+        self.stats().instantaneous_ops.store(avg, Ordering::Relaxed);
     }
 
     /// Runs `f` on this shard after `delay`.
