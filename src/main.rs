@@ -62,6 +62,18 @@ struct Cli {
     /// Append-only file (accepted for compatibility; only "no").
     #[arg(long)]
     appendonly: Option<String>,
+    /// Working directory for persistence files (accepted for compatibility).
+    #[arg(long)]
+    dir: Option<String>,
+    /// Log file (accepted for compatibility; logs go to stderr).
+    #[arg(long)]
+    logfile: Option<String>,
+    /// Idle client timeout in seconds (accepted for compatibility).
+    #[arg(long)]
+    timeout: Option<String>,
+    /// TCP keepalive in seconds (accepted for compatibility).
+    #[arg(long = "tcp-keepalive")]
+    tcp_keepalive: Option<String>,
 }
 
 fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
@@ -71,7 +83,7 @@ fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
             .map_err(|e| ConfigError(format!("cannot read configuration file '{path}': {e}")))?;
         config.load_file(&text, path)?;
     }
-    let flags: [(&str, Option<String>); 14] = [
+    let flags: [(&str, Option<String>); 18] = [
         ("port", cli.port.map(|v| v.to_string())),
         ("bind", cli.bind.clone()),
         ("shards", cli.shards.map(|v| v.to_string())),
@@ -89,6 +101,10 @@ fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
         ("hz", cli.hz.clone()),
         ("save", cli.save.clone()),
         ("appendonly", cli.appendonly.clone()),
+        ("dir", cli.dir.clone()),
+        ("logfile", cli.logfile.clone()),
+        ("timeout", cli.timeout.clone()),
+        ("tcp-keepalive", cli.tcp_keepalive.clone()),
     ];
     for (name, value) in flags {
         if let Some(v) = value {
