@@ -57,6 +57,27 @@ pub struct Counters {
     pub misses: u64,
 }
 
+/// The slot routing already computed for one argument of the running command, so the table
+/// lookup does not hash the key again. It identifies the argument by address and length, which
+/// cannot change while the command runs.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyHint {
+    pub addr: usize,
+    pub len: usize,
+    pub slot: u16,
+}
+
+impl KeyHint {
+    /// The hint for `key` at `slot`.
+    pub fn new(key: &[u8], slot: u16) -> Self {
+        KeyHint {
+            addr: key.as_ptr() as usize,
+            len: key.len(),
+            slot,
+        }
+    }
+}
+
 /// One command's execution context on the shard that owns its keys.
 pub struct Ctx<'a> {
     /// This shard's keyspace (all databases).
@@ -73,9 +94,20 @@ pub struct Ctx<'a> {
     pub no_touch: bool,
     /// The shard's counters.
     pub counters: &'a mut Counters,
+    /// The routed slot of the command's first key, when routing computed it.
+    pub key_hint: Option<KeyHint>,
 }
 
 impl<'a> Ctx<'a> {
+    /// The slot of `key`: from the routing hint when it is that argument, else computed.
+    #[inline]
+    pub fn slot_of(&self, key: &[u8]) -> u16 {
+        match self.key_hint {
+            Some(h) if h.addr == key.as_ptr() as usize && h.len == key.len() => h.slot,
+            _ => shoal_data::key_slot(key),
+        }
+    }
+
     /// The client's database.
     #[inline]
     pub fn db(&mut self) -> &mut Db {
@@ -87,8 +119,9 @@ impl<'a> Ctx<'a> {
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
         let touch = !self.no_touch;
+        let slot = self.slot_of(key);
         let db = self.keyspace.db(self.db);
-        let Some(e) = db.get_mut(key, now) else {
+        let Some(e) = db.get_mut_in(slot, key, now) else {
             self.counters.misses += 1;
             return None;
         };
@@ -104,7 +137,8 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub fn lookup_for_reply(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply<'a>) {
         let now = self.now_ms;
-        let e = self.keyspace.db(self.db).get_mut(key, now);
+        let slot = self.slot_of(key);
+        let e = self.keyspace.db(self.db).get_mut_in(slot, key, now);
         match e {
             Some(e) => {
                 self.counters.hits += 1;
@@ -124,7 +158,8 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub fn lookup_write(&mut self, key: &[u8]) -> Option<&mut Entry> {
         let now = self.now_ms;
-        let e = self.keyspace.db(self.db).get_mut(key, now)?;
+        let slot = self.slot_of(key);
+        let e = self.keyspace.db(self.db).get_mut_in(slot, key, now)?;
         e.access = (now / 1000) as u32;
         Some(e)
     }

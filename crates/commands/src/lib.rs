@@ -12,6 +12,6 @@ pub mod spec;
 pub mod string;
 pub mod table;
 
-pub use ctx::{err, Counters, Ctx, ShardSettings};
+pub use ctx::{err, Counters, Ctx, KeyHint, ShardSettings};
 pub use registry::{Command, CommandTable, Cross, Handler, Lookup, RuntimeCmd};
 pub use spec::CommandSpec;

@@ -196,9 +196,10 @@ fn set_generic(
 pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if args.len() == 3 {
         // The common case: no options.
-        let now = ctx.now_ms;
+        let (now, key) = (ctx.now_ms, args.get(1));
+        let slot = ctx.slot_of(key);
         ctx.db()
-            .insert(args.get(1), Value::string(args.get(2)), 0, now);
+            .insert_in(slot, key, Value::string(args.get(2)), 0, now);
         ctx.dirty(1);
         ctx.reply.ok();
         return;

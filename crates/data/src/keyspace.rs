@@ -101,8 +101,14 @@ impl Db {
     /// Looks a key up, deleting it first if it has expired (one probe of the table).
     #[inline]
     pub fn get_mut(&mut self, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
-        let t = self.table_index(key);
-        let table = &mut self.tables[t];
+        self.get_mut_in(key_slot(key), key, now_ms)
+    }
+
+    /// [`Db::get_mut`] for a key whose slot the caller already computed (routing did).
+    #[inline]
+    pub fn get_mut_in(&mut self, slot: u16, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
+        debug_assert_eq!(slot, key_slot(key));
+        let table = &mut self.tables[(slot - self.first_slot) as usize];
         match table.map.entry_ref(key) {
             EntryRef::Vacant(_) => None,
             EntryRef::Occupied(o) => {
@@ -127,8 +133,14 @@ impl Db {
     /// Stores `value` under `key`, replacing any value; `expire_at` 0 = no expiry.
     #[inline]
     pub fn insert(&mut self, key: &[u8], value: Value, expire_at: i64, now_ms: i64) {
-        let t = self.table_index(key);
-        let table = &mut self.tables[t];
+        self.insert_in(key_slot(key), key, value, expire_at, now_ms)
+    }
+
+    /// [`Db::insert`] for a key whose slot the caller already computed.
+    #[inline]
+    pub fn insert_in(&mut self, slot: u16, key: &[u8], value: Value, expire_at: i64, now_ms: i64) {
+        debug_assert_eq!(slot, key_slot(key));
+        let table = &mut self.tables[(slot - self.first_slot) as usize];
         let entry = Entry::new(value, expire_at, now_ms);
         let new_volatile = (expire_at != 0) as usize;
         match table.map.entry_ref(key) {

@@ -6,7 +6,7 @@ use crate::conn::{Pending, ReplyMode, Step};
 use crate::mesh::{Batch, ConnId, Msg};
 use crate::shard::Shard;
 use shoal_commands::registry::ShardFn;
-use shoal_commands::{Command, Ctx, Handler, Lookup};
+use shoal_commands::{Command, Ctx, Handler, KeyHint, Lookup};
 use shoal_data::key_slot;
 use shoal_protocol::{Args, Protocol, Reply};
 
@@ -53,6 +53,7 @@ impl Shard {
             settings: &self.settings,
             no_touch: false,
             counters: &mut self.counters,
+            key_hint: None,
         }
     }
 
@@ -171,12 +172,15 @@ impl Shard {
         let (first, last, step) = cmd.key_range(args.len());
         let mut owner = usize::MAX;
         let mut multi = false;
+        let mut hint = None;
         if first > 0 {
             let mut i = first;
             while i <= last {
-                let o = self.owner(args.get(i));
+                let slot = key_slot(args.get(i));
+                let o = self.shared.slot_owner[slot as usize] as usize;
                 if owner == usize::MAX {
                     owner = o;
+                    hint = Some(KeyHint::new(args.get(i), slot));
                 } else if o != owner {
                     multi = true;
                     break;
@@ -214,7 +218,10 @@ impl Shard {
             };
             let mut out = std::mem::take(&mut c.out);
             let mark = out.len();
-            self.run_handler(f, args, db, proto, no_touch, &mut out);
+            let mut ctx = self.ctx(db, proto, &mut out);
+            ctx.no_touch = no_touch;
+            ctx.key_hint = hint;
+            f(&mut ctx, args);
             if silent {
                 out.truncate(mark);
             }
@@ -226,7 +233,7 @@ impl Shard {
         }
         // Another shard owns the keys: add the command to that shard's batch.
         if let Some(b) = batch.as_ref() {
-            if self.shared.slot_owner[key_slot(args.get(first)) as usize] as usize != b_target(b) {
+            if owner != b_target(b) {
                 return Step::Retry;
             }
         }
