@@ -117,19 +117,7 @@ impl<'a> Ctx<'a> {
     /// Looks up a live key for reading; updates its access time unless NO-TOUCH.
     #[inline]
     pub fn lookup(&mut self, key: &[u8]) -> Option<&mut Entry> {
-        let now = self.now_ms;
-        let touch = !self.no_touch;
-        let slot = self.slot_of(key);
-        let db = self.keyspace.db(self.db);
-        let Some(e) = db.get_mut_in(slot, key, now) else {
-            self.counters.misses += 1;
-            return None;
-        };
-        self.counters.hits += 1;
-        if touch {
-            e.access = (now / 1000) as u32;
-        }
-        Some(e)
+        self.lookup_for_reply(key).0
     }
 
     /// Like [`Ctx::lookup`], also lending the reply builder, so a value can be replied from

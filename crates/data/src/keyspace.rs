@@ -232,13 +232,6 @@ impl Db {
         }
     }
 
-    /// Number of keys stored in `slot` (0 for slots this shard does not own).
-    pub fn slot_len(&self, slot: u16) -> usize {
-        slot.checked_sub(self.first_slot)
-            .and_then(|i| self.tables.get(i as usize))
-            .map_or(0, |t| t.map.len())
-    }
-
     /// Calls `f` for every live key.
     pub fn for_each(&self, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
         for t in &self.tables {

@@ -121,21 +121,6 @@ impl Value {
             _ => 1,
         }
     }
-
-    /// Approximate heap bytes held by the value (for memory accounting).
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Value::Int(_) => 0,
-            Value::Embstr(b) => {
-                if b.spilled() {
-                    b.capacity()
-                } else {
-                    0
-                }
-            }
-            Value::Raw(v) => v.capacity(),
-        }
-    }
 }
 
 /// A stack buffer for formatting integers without allocating.

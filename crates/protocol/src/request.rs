@@ -109,13 +109,6 @@ impl<'a> Args<'a> {
         let (s, e) = self.ranges[i];
         &self.buf[s as usize..e as usize]
     }
-    /// Argument `i`, or None past the end.
-    #[inline]
-    pub fn try_get(&self, i: usize) -> Option<&'a [u8]> {
-        self.ranges
-            .get(i)
-            .map(|&(s, e)| &self.buf[s as usize..e as usize])
-    }
     /// Iterates over arguments from `from` on.
     pub fn iter_from(&self, from: usize) -> impl Iterator<Item = &'a [u8]> + 'a {
         let buf = self.buf;

@@ -55,7 +55,6 @@ pub enum Pending {
 pub struct Conn {
     pub fd: i32,
     pub id: ConnId,
-    pub gen: u32,
     pub client_id: u64,
     pub inbuf: Vec<u8>,
     pub rpos: usize,
@@ -95,7 +94,6 @@ impl Conn {
         Conn {
             fd,
             id,
-            gen: id.gen,
             client_id,
             // Buffers grow on first use: an idle connection costs no buffer memory.
             inbuf: Vec::new(),

@@ -150,7 +150,7 @@ impl Shard {
         }
     }
 
-    /// Applies CLIENT REPLY OFF/SKIP to the reply just written (`mark` = output length before).
+    /// Advances CLIENT REPLY SKIP after a command whose reply was written (or suppressed).
     fn after_reply(&mut self, id: ConnId) {
         if let Some(c) = self.conn_mut(id) {
             if c.reply_mode == ReplyMode::SkipNext {
@@ -233,7 +233,7 @@ impl Shard {
         }
         // Another shard owns the keys: add the command to that shard's batch.
         if let Some(b) = batch.as_ref() {
-            if owner != b_target(b) {
+            if owner != b.target {
                 return Step::Retry;
             }
         }
@@ -245,7 +245,7 @@ impl Shard {
             b.db = db;
             b.proto = proto;
             b.no_touch = no_touch;
-            b.done = owner; // target shard, restored to 0 when sent
+            b.target = owner;
             b
         });
         let first_range = b.ranges.len() as u32;
@@ -261,9 +261,8 @@ impl Shard {
     }
 
     /// Ships a batch to its shard; the connection waits for the replies.
-    pub fn send_batch(&mut self, id: ConnId, mut b: Box<Batch>) {
-        let target = b.done;
-        b.done = 0;
+    pub fn send_batch(&mut self, id: ConnId, b: Box<Batch>) {
+        let target = b.target;
         if let Some(c) = self.conn_mut(id) {
             c.pending = Some(Pending::Batch);
         }
@@ -318,9 +317,4 @@ impl Shard {
             self.batch_pool.push(b);
         }
     }
-}
-
-#[inline]
-fn b_target(b: &Batch) -> usize {
-    b.done
 }

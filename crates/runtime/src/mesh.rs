@@ -35,6 +35,8 @@ pub struct Batch {
     pub ranges: Vec<(u32, u32)>,
     /// Per command: (first range index, argument count).
     pub cmds: Vec<(u32, u32)>,
+    /// The shard that runs the batch.
+    pub target: usize,
     /// Commands already executed (a batch may pause on a locked key).
     pub done: usize,
     /// Replies, in command order.

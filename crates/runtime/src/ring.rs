@@ -111,11 +111,6 @@ impl Ring {
             out.push((Token(cqe.user_data()), cqe.result(), cqe.flags()));
         }
     }
-
-    /// Whether any submission is queued and not yet handed to the kernel.
-    pub fn has_queued(&mut self) -> bool {
-        !self.ring.submission().is_empty()
-    }
 }
 
 /// A ring of provided buffers (IORING_REGISTER_PBUF_RING): connections keep one multishot

@@ -212,7 +212,7 @@ impl Shard {
     #[inline]
     pub fn conn_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
         match self.conns.get_mut(id.idx as usize) {
-            Some(Some(c)) if c.gen == id.gen => Some(c),
+            Some(Some(c)) if c.id.gen == id.gen => Some(c),
             _ => None,
         }
     }
@@ -362,7 +362,7 @@ impl Shard {
             .conns
             .get_mut(id.idx as usize)
             .and_then(|c| c.as_mut())
-            .filter(|c| c.gen == id.gen)
+            .filter(|c| c.id.gen == id.gen)
         else {
             if let Some(bid) = bid {
                 self.bufs.recycle(bid);
