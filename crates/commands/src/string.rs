@@ -318,10 +318,16 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
 pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.array(args.len() - 1);
     for key in args.iter_from(1) {
-        match ctx.lookup_for_reply(key) {
-            (Some(e), reply) => reply_value(reply, &e.value),
-            (None, reply) => reply.null(),
-        }
+        mget_element(ctx, key);
+    }
+}
+
+/// One element of an MGET reply (the value, or null for a missing key); cross-shard MGETs
+/// build each shard's elements with it.
+pub fn mget_element(ctx: &mut Ctx<'_>, key: &[u8]) {
+    match ctx.lookup_for_reply(key) {
+        (Some(e), reply) => reply_value(reply, &e.value),
+        (None, reply) => reply.null(),
     }
 }
 

@@ -514,19 +514,18 @@ fn split_body(
             );
         }
         Cross::Mget => {
-            // Each shard returns the reply element of each of its keys, in its key order.
+            // Each shard replies the elements of its keys into one buffer, in its key order,
+            // with the end offset of each element.
             let steps = per_shard(&tx, &keyed, &args, move |x, part| {
                 let a = part.args();
-                let mut elems: Vec<Vec<u8>> = Vec::with_capacity(a.len() - 1);
+                let mut out = Vec::new();
+                let mut ends = Vec::with_capacity(a.len() - 1);
+                let mut ctx = x.ctx(client.db, client.proto, &mut out);
                 for k in a.iter_from(1) {
-                    let mut one = ArgsBuf::default();
-                    one.push(b"MGET");
-                    one.push(k);
-                    let out = x.run_for_step(f, &one, client.db, client.proto);
-                    // Strip the "*1\r\n" array header of the one-key reply.
-                    elems.push(out[4..].to_vec());
+                    string::mget_element(&mut ctx, k);
+                    ends.push(ctx.reply.mark());
                 }
-                Box::new(elems) as StepOut
+                Box::new((out, ends)) as StepOut
             });
             let order: Vec<usize> = keyed.keys.iter().map(|(s, _)| *s).collect();
             let shards = tx.shards.clone();
@@ -535,23 +534,22 @@ fn split_body(
                 id,
                 tx,
                 steps,
-                Box::new(move |sh, id, mut results| {
-                    let mut iters: Vec<std::vec::IntoIter<Vec<u8>>> = results
-                        .iter_mut()
-                        .map(|r| {
-                            r.downcast_mut::<Vec<Vec<u8>>>()
-                                .map(std::mem::take)
-                                .unwrap_or_default()
-                                .into_iter()
-                        })
-                        .collect();
+                Box::new(move |sh, id, results| {
+                    let parts: Vec<Option<&(Vec<u8>, Vec<usize>)>> =
+                        results.iter().map(|r| r.downcast_ref()).collect();
+                    // Per shard: how many of its elements were emitted so far.
+                    let mut next = vec![0usize; parts.len()];
                     sh.reply_with(id, |r| {
                         r.array(order.len());
                         for s in &order {
                             let i = shards.iter().position(|x| x == s).unwrap_or(0);
-                            match iters[i].next() {
-                                Some(e) => r.raw(&e),
-                                None => r.null(),
+                            match parts[i] {
+                                Some((out, ends)) if next[i] < ends.len() => {
+                                    let start = if next[i] == 0 { 0 } else { ends[next[i] - 1] };
+                                    r.raw(&out[start..ends[next[i]]]);
+                                    next[i] += 1;
+                                }
+                                _ => r.null(),
                             }
                         }
                     });
