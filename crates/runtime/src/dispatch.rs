@@ -206,7 +206,7 @@ impl Shard {
             if batch.is_some() {
                 return Step::Retry;
             }
-            if self.locks.blocks(cmd, &args, db) {
+            if self.locks.blocks(cmd, &args) {
                 if let Some(c) = self.conn_mut(id) {
                     c.pending = Some(Pending::Lock);
                 }
@@ -287,7 +287,7 @@ impl Shard {
                 b.done += 1;
                 continue;
             };
-            if self.locks.blocks(cmd, &args, b.db) {
+            if self.locks.blocks(cmd, &args) {
                 b.out = out;
                 self.deferred_batches.push_back(b);
                 return;

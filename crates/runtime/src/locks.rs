@@ -185,25 +185,25 @@ impl LockTable {
     }
 
     /// Whether a plain command must wait: it touches a key locked by a transaction (any lock
-    /// for writes, a write lock for reads).
+    /// for writes, a write lock for reads). A key locked in any database counts: COPY ... DB n
+    /// reaches into another database than the client's, and same-named keys in two databases
+    /// being locked at once is rare enough that waiting for them costs nothing.
     #[inline]
-    pub fn blocks(&self, cmd: &Command, args: &Args<'_>, db: usize) -> bool {
+    pub fn blocks(&self, cmd: &Command, args: &Args<'_>) -> bool {
         if self.held.is_empty() {
             return false;
         }
-        let Some(m) = self.dbs.get(&db) else {
-            // COPY ... DB n may touch another database; be conservative.
-            return !self.dbs.is_empty() && cmd.write;
-        };
         let (first, last, step) = cmd.key_range(args.len());
         if first == 0 {
             return false;
         }
         let mut i = first;
         while i <= last {
-            if let Some(l) = m.get(args.get(i)) {
-                if l.writer.is_some() || (cmd.write && !l.readers.is_empty()) {
-                    return true;
+            for m in self.dbs.values() {
+                if let Some(l) = m.get(args.get(i)) {
+                    if l.writer.is_some() || (cmd.write && !l.readers.is_empty()) {
+                        return true;
+                    }
                 }
             }
             i += step;
