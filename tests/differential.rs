@@ -14,9 +14,8 @@ mod suite;
 
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
-use suite::{parse, show, Conn, Resp, Server};
+use suite::diff::{self, seeds, Cmp, Generator};
 
-const CONNS: usize = 4;
 const DEFAULT_STEPS: usize = 4000;
 /// Seeds of the one-shard and four-shard runs.
 const SEEDS_ONE_SHARD: [u64; 3] = [1, 2, 3];
@@ -52,16 +51,6 @@ const VALUES: &[&str] = &[
     "bin\x00ary\r\nvalue\u{ff}",
     "a value that is longer than forty-four bytes, so it is stored raw",
 ];
-
-/// How two replies are compared.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Cmp {
-    Exact,
-    /// Integer replies compared as -2 / -1 / non-negative (TTL, PTTL, EXPIRETIME...).
-    TtlClass,
-    /// An array compared as a sorted list (KEYS).
-    Sorted,
-}
 
 struct Gen {
     rng: SmallRng,
@@ -170,21 +159,7 @@ impl Gen {
     }
     /// A command name in random case (Redis is case-insensitive).
     fn name(&mut self, n: &str) -> String {
-        match self.rng.gen_range(0..10) {
-            0 => n.to_lowercase(),
-            1 => n
-                .chars()
-                .enumerate()
-                .map(|(i, c)| {
-                    if i % 2 == 0 {
-                        c.to_ascii_lowercase()
-                    } else {
-                        c
-                    }
-                })
-                .collect(),
-            _ => n.to_string(),
-        }
+        diff::name(&mut self.rng, n)
     }
 
     fn command(&mut self) -> (Vec<String>, Cmp) {
@@ -493,243 +468,27 @@ impl Gen {
     }
 }
 
-fn same(a: &[u8], b: &[u8], cmp: Cmp) -> bool {
-    match cmp {
-        Cmp::Exact => a == b,
-        Cmp::TtlClass => {
-            let class = |r: Resp| match r {
-                Resp::Int(n) if n < 0 => Resp::Int(n),
-                Resp::Int(_) => Resp::Int(0),
-                other => other,
-            };
-            class(parse(a)) == class(parse(b))
-        }
-        Cmp::Sorted => {
-            let sorted = |r: Resp| match r {
-                Resp::Array(mut v) => {
-                    v.sort();
-                    Resp::Array(v)
-                }
-                other => other,
-            };
-            sorted(parse(a)) == sorted(parse(b))
-        }
+impl Generator for Gen {
+    fn command(&mut self, rng: &mut SmallRng) -> (Vec<String>, Cmp) {
+        std::mem::swap(&mut self.rng, rng);
+        let c = Gen::command(self);
+        std::mem::swap(&mut self.rng, rng);
+        c
     }
-}
-
-struct Step {
-    conn: usize,
-    cmd: Vec<String>,
-    cmp: Cmp,
-}
-
-fn describe(cmd: &[String]) -> String {
-    cmd.iter()
-        .map(|a| show(a.as_bytes()))
-        .collect::<Vec<_>>()
-        .join(" ")
+    fn keys(&self) -> &[&'static str] {
+        KEYS
+    }
 }
 
 fn run(seed: u64, steps: usize, shards: usize) {
-    let shoal = Server::shoal(shards);
-    let redis = Server::redis();
-    let mut sc: Vec<Conn> = (0..CONNS).map(|_| shoal.conn()).collect();
-    let mut rc: Vec<Conn> = (0..CONNS).map(|_| redis.conn()).collect();
     let mut g = Gen {
         rng: SmallRng::seed_from_u64(seed),
     };
-    let mut history: Vec<String> = vec![];
-    // The database each connection has selected (for the diagnosis of a mismatch).
-    let mut selected = [0usize; CONNS];
-    let mut step = 0;
-    let mut compared = 0usize;
-    let mut kinds: std::collections::BTreeMap<String, usize> = Default::default();
-    while step < steps {
-        // Mostly one command; sometimes a pipeline of several on one connection.
-        let conn = g.rng.gen_range(0..CONNS);
-        let n = if g.chance(0.08) {
-            g.rng.gen_range(2..=6)
-        } else {
-            1
-        };
-        let batch: Vec<Step> = (0..n)
-            .map(|_| {
-                let (cmd, cmp) = g.command();
-                Step { conn, cmd, cmp }
-            })
-            .collect();
-        let mut wire = vec![];
-        for st in &batch {
-            wire.extend(suite::encode(&st.cmd));
-        }
-        rc[conn].send(&wire);
-        sc[conn].send(&wire);
-        for (i, st) in batch.iter().enumerate() {
-            let b = rc[conn].reply();
-            let a = match sc[conn].read_reply() {
-                Ok(a) => a,
-                Err(e) => panic!(
-                    "seed {seed}, {shards} shard(s), step {}: no reply from {} to {} on connection {conn}: {e}\n\
-                     redis replied: {}\nlast commands:\n{}\nserver output:\n{}\n(reproduce: SHOAL_DIFF_SEED={seed})",
-                    step + i,
-                    shoal.label(),
-                    describe(&st.cmd),
-                    show(&b),
-                    tail(&history),
-                    shoal.output()
-                ),
-            };
-            history.push(format!(
-                "  step {:5} conn {}{}: {} -> {}",
-                step + i,
-                st.conn,
-                if n > 1 { " (pipelined)" } else { "" },
-                describe(&st.cmd),
-                show(&b)
-            ));
-            if !same(&a, &b, st.cmp) {
-                panic!(
-                    "seed {seed}, {shards} shard(s), step {}: replies differ (comparison {:?})\n\
-                     command (connection {conn}, db {}): {}\n  shoal: {}\n  redis: {}\n\
-                     last commands (redis replies):\n{}\n{}(reproduce: SHOAL_DIFF_SEED={seed})",
-                    step + i,
-                    st.cmp,
-                    selected[conn],
-                    describe(&st.cmd),
-                    show(&a),
-                    show(&b),
-                    tail(&history),
-                    keyspace_diff(&shoal, &redis)
-                );
-            }
-            if st.cmd[0].eq_ignore_ascii_case("SELECT") && b == b"+OK\r\n" {
-                selected[conn] = st.cmd[1].parse().unwrap();
-            }
-            compared += 1;
-            let kind = match b.first() {
-                Some(b'-') => String::from_utf8_lossy(&b[..b.len().min(40)])
-                    .trim_end()
-                    .to_string(),
-                Some(b'$') if b.starts_with(b"$-1") => "nil".into(),
-                Some(&t) => format!("{}", t as char),
-                None => "?".into(),
-            };
-            *kinds.entry(kind).or_default() += 1;
-        }
-        step += n;
-    }
-    assert!(compared >= steps, "only {compared} replies compared");
-    eprintln!("seed {seed}, {shards} shard(s): {compared} replies compared; reply kinds (redis): {kinds:#?}");
-
-    // The final keyspaces must agree: every database, every key, value and TTL class.
-    for db in 0..4 {
-        let dbs = db.to_string();
-        assert_eq!(sc[0].cmd(&["SELECT", &dbs]), rc[0].cmd(&["SELECT", &dbs]));
-        let a = sc[0].cmd(&["DBSIZE"]);
-        let b = rc[0].cmd(&["DBSIZE"]);
-        assert_eq!(
-            show(&a),
-            show(&b),
-            "seed {seed}, {shards} shard(s): final DBSIZE of db {db}"
-        );
-        let a = sc[0].cmd(&["KEYS", "*"]);
-        let b = rc[0].cmd(&["KEYS", "*"]);
-        assert!(
-            same(&a, &b, Cmp::Sorted),
-            "seed {seed}: final KEYS of db {db}: shoal {} redis {}",
-            show(&a),
-            show(&b)
-        );
-        for key in KEYS {
-            let a = sc[0].cmd(&["GET", key]);
-            let b = rc[0].cmd(&["GET", key]);
-            assert_eq!(
-                show(&a),
-                show(&b),
-                "seed {seed}, {shards} shard(s): final value of {key} in db {db}"
-            );
-            let a = sc[0].cmd(&["TTL", key]);
-            let b = rc[0].cmd(&["TTL", key]);
-            assert!(
-                same(&a, &b, Cmp::TtlClass),
-                "seed {seed}: final TTL of {key} in db {db}: shoal {} redis {}",
-                show(&a),
-                show(&b)
-            );
-        }
-    }
-    shoal.assert_running();
-}
-
-/// How the keyspaces of the two servers differ (keys, values, TTL classes), database by
-/// database: printed with a mismatch, since the state may have diverged before the replies did.
-fn keyspace_diff(shoal: &Server, redis: &Server) -> String {
-    let dump =
-        |server: &Server, db: usize| -> std::collections::BTreeMap<Vec<u8>, (Vec<u8>, Resp)> {
-            let mut c = server.conn();
-            c.cmd(&["SELECT", &db.to_string()]);
-            let Resp::Array(keys) = parse(&c.cmd(&["KEYS", "*"])) else {
-                return Default::default();
-            };
-            keys.into_iter()
-                .filter_map(|k| match k {
-                    Resp::Bulk(k) => Some(k),
-                    _ => None,
-                })
-                .map(|k| {
-                    let v = c.cmd(&[&b"GET"[..], &k]);
-                    let ttl = match parse(&c.cmd(&[&b"TTL"[..], &k])) {
-                        Resp::Int(n) if n >= 0 => Resp::Int(0),
-                        other => other,
-                    };
-                    (k, (v, ttl))
-                })
-                .collect()
-        };
-    let mut out = String::new();
-    for db in 0..4 {
-        let a = dump(shoal, db);
-        let b = dump(redis, db);
-        let keys: std::collections::BTreeSet<&Vec<u8>> = a.keys().chain(b.keys()).collect();
-        for k in keys {
-            let (x, y) = (a.get(k), b.get(k));
-            if x != y {
-                let f = |v: Option<&(Vec<u8>, Resp)>| match v {
-                    None => "absent".to_string(),
-                    Some((v, ttl)) => format!("{} ttl {ttl:?}", show(v)),
-                };
-                out += &format!(
-                    "  db {db} key {}: shoal {}, redis {}\n",
-                    show(k),
-                    f(x),
-                    f(y)
-                );
-            }
-        }
-    }
-    if out.is_empty() {
-        "keyspaces now agree\n".into()
-    } else {
-        format!("keyspaces now differ (TTL: Int(0) = has one):\n{out}")
-    }
-}
-
-fn tail(history: &[String]) -> String {
-    history[history.len().saturating_sub(20)..].join("\n")
-}
-
-fn seeds(default: &[u64]) -> Vec<u64> {
-    match std::env::var("SHOAL_DIFF_SEED") {
-        Ok(s) if !s.is_empty() => vec![s.parse().expect("SHOAL_DIFF_SEED must be an integer")],
-        _ => default.to_vec(),
-    }
+    diff::run(seed, steps, shards, &mut g);
 }
 
 fn steps() -> usize {
-    match std::env::var("SHOAL_DIFF_STEPS") {
-        Ok(s) if !s.is_empty() => s.parse().expect("SHOAL_DIFF_STEPS must be an integer"),
-        _ => DEFAULT_STEPS,
-    }
+    diff::steps(DEFAULT_STEPS)
 }
 
 #[test]

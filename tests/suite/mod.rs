@@ -15,6 +15,8 @@
 //! is validated: it must pass when both sides are Redis.
 #![allow(dead_code)]
 
+pub mod diff;
+
 use std::collections::HashSet;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};

@@ -1,7 +1,7 @@
 //! The context a command runs in on its shard: the keyspace, the client's database and protocol,
 //! the command's clock and the reply being built.
 
-use shoal_data::{Db, Entry, Keyspace};
+use shoal_data::{Db, Entry, Keyspace, Limits, Value, ValueType};
 use shoal_protocol::{Protocol, Reply};
 
 /// Error replies worded exactly as Redis 7 words them.
@@ -35,6 +35,8 @@ pub struct ShardSettings {
     pub proto_max_bulk_len: i64,
     /// Whether maxmemory-policy is an LFU policy (OBJECT FREQ vs IDLETIME).
     pub lfu_policy: bool,
+    /// Encoding conversion thresholds.
+    pub limits: Limits,
 }
 
 impl Default for ShardSettings {
@@ -42,6 +44,7 @@ impl Default for ShardSettings {
         ShardSettings {
             proto_max_bulk_len: 512 * 1024 * 1024,
             lfu_policy: false,
+            limits: Limits::default(),
         }
     }
 }
@@ -55,6 +58,19 @@ pub struct Counters {
     pub hits: u64,
     /// Read lookups that did not (INFO keyspace_misses).
     pub misses: u64,
+}
+
+/// What a command leaves for the runtime besides its reply.
+#[derive(Default, Debug)]
+pub struct Notes {
+    /// Set by the runtime while some client is blocked on a key of this shard: writes to lists,
+    /// sorted sets and streams then record the keys they made ready.
+    pub watching: bool,
+    /// (database, key) pairs that may now serve a blocked client.
+    pub ready: Vec<(usize, Vec<u8>)>,
+    /// Set by a blocking command that found nothing to serve and wants to wait: the timeout in
+    /// milliseconds (0 = forever). The command wrote no reply.
+    pub block: Option<u64>,
 }
 
 /// The slot routing already computed for one argument of the running command, so the table
@@ -96,6 +112,13 @@ pub struct Ctx<'a> {
     pub counters: &'a mut Counters,
     /// The routed slot of the command's first key, when routing computed it.
     pub key_hint: Option<KeyHint>,
+    /// Ready keys and block requests for the runtime.
+    pub notes: &'a mut Notes,
+    /// The shard's random state (xorshift64*).
+    pub rng: &'a mut u64,
+    /// Whether the command may block (false inside MULTI, in scripts, and when re-run to serve
+    /// a blocked client).
+    pub may_block: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -155,6 +178,91 @@ impl<'a> Ctx<'a> {
     /// The protocol of the client.
     pub fn protocol(&self) -> Protocol {
         self.reply.protocol()
+    }
+
+    /// Looks up `key` for reading as a value of type `t`: replies WRONGTYPE and returns Err when
+    /// it holds another type.
+    #[inline]
+    pub fn read_typed(&mut self, key: &[u8], t: ValueType) -> Result<Option<&mut Entry>, ()> {
+        let (e, reply) = self.lookup_for_reply(key);
+        match e {
+            Some(e) if e.value.value_type() != t => {
+                reply.error(err::WRONGTYPE);
+                Err(())
+            }
+            e => Ok(e),
+        }
+    }
+
+    /// Like [`Ctx::read_typed`] for a write (no hit/miss counting).
+    #[inline]
+    pub fn write_typed(&mut self, key: &[u8], t: ValueType) -> Result<Option<&mut Entry>, ()> {
+        let now = self.now_ms;
+        let slot = self.slot_of(key);
+        let e = self.keyspace.db(self.db).get_mut_in(slot, key, now);
+        match e {
+            Some(e) if e.value.value_type() != t => {
+                self.reply.error(err::WRONGTYPE);
+                Err(())
+            }
+            Some(e) => {
+                e.access = (now / 1000) as u32;
+                Ok(Some(e))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The entry of `key` of type `t`, created with `make` when absent; Err (WRONGTYPE replied)
+    /// when it holds another type.
+    pub fn write_or_create(
+        &mut self,
+        key: &[u8],
+        t: ValueType,
+        make: impl FnOnce() -> Value,
+    ) -> Result<&mut Entry, ()> {
+        if self.write_typed(key, t)?.is_none() {
+            let (now, slot) = (self.now_ms, self.slot_of(key));
+            self.keyspace
+                .db(self.db)
+                .insert_in(slot, key, make(), 0, now);
+        }
+        let (now, slot) = (self.now_ms, self.slot_of(key));
+        self.keyspace
+            .db(self.db)
+            .get_mut_in(slot, key, now)
+            .ok_or(())
+    }
+
+    /// Deletes `key` when its collection became empty (Redis never keeps an empty one).
+    pub fn remove_if_empty(&mut self, key: &[u8]) {
+        let (now, slot) = (self.now_ms, self.slot_of(key));
+        let db = self.keyspace.db(self.db);
+        if db
+            .get_mut_in(slot, key, now)
+            .is_some_and(|e| e.value.is_empty_collection())
+        {
+            db.remove(key, now);
+        }
+    }
+
+    /// Records that `key` may now serve a client blocked on it.
+    #[inline]
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        if self.notes.watching {
+            self.notes.ready.push((self.db, key.to_vec()));
+        }
+    }
+
+    /// A random 64-bit number from the shard's generator.
+    #[inline]
+    pub fn random(&mut self) -> u64 {
+        let mut x = *self.rng;
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *self.rng = x;
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
     /// Records one write.

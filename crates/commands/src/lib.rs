@@ -5,13 +5,19 @@
 //! Commands that need the runtime (connections, all-shard operations, server state) are named in
 //! the table with a [`RuntimeCmd`] the runtime implements.
 
+pub mod bitmap;
 pub mod ctx;
 pub mod generic;
+pub mod hash;
+pub mod hll;
+pub mod list;
 pub mod registry;
+pub mod set;
 pub mod spec;
 pub mod string;
 pub mod table;
+pub mod zset;
 
-pub use ctx::{err, Counters, Ctx, KeyHint, ShardSettings};
+pub use ctx::{err, Counters, Ctx, KeyHint, Notes, ShardSettings};
 pub use registry::{Command, CommandTable, Cross, Handler, Lookup, RuntimeCmd};
 pub use spec::CommandSpec;

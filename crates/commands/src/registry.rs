@@ -4,7 +4,7 @@
 use crate::ctx::Ctx;
 use crate::spec::CommandSpec;
 use crate::table::COMMANDS;
-use crate::{generic, string};
+use crate::{bitmap, generic, hash, hll, list, set, string, zset};
 use hashbrown::HashMap;
 use shoal_protocol::Args;
 
@@ -159,7 +159,17 @@ pub struct CommandTable {
 
 fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
     let mut m = HashMap::new();
-    for (name, h, c) in string::COMMANDS.iter().chain(generic::COMMANDS) {
+    let families = [
+        string::COMMANDS,
+        generic::COMMANDS,
+        list::COMMANDS,
+        hash::COMMANDS,
+        set::COMMANDS,
+        zset::COMMANDS,
+        bitmap::COMMANDS,
+        hll::COMMANDS,
+    ];
+    for (name, h, c) in families.into_iter().flatten() {
         m.insert(*name, (*h, *c));
     }
     use RuntimeCmd as R;

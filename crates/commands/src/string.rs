@@ -44,13 +44,24 @@ pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
+/// Replies a string value as a bulk string, or WRONGTYPE for another type.
 #[inline]
 fn reply_value(reply: &mut shoal_protocol::Reply<'_>, v: &Value) {
     match v {
         Value::Int(n) => reply.bulk_int(*n),
         Value::Embstr(b) => reply.bulk(b),
         Value::Raw(b) => reply.bulk(b),
+        _ => reply.error(err::WRONGTYPE),
     }
+}
+
+/// Whether `key` holds a value that is not a string (replying WRONGTYPE if so).
+fn wrong_type(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
+    let wrong = ctx.lookup_write(key).is_some_and(|e| !e.value.is_string());
+    if wrong {
+        ctx.reply.error(err::WRONGTYPE);
+    }
+    wrong
 }
 
 #[derive(Default)]
@@ -155,6 +166,11 @@ fn set_generic(
     let found = ctx
         .lookup_write(key)
         .map(|e| (e.expire_at(), o.get.then(|| e.value.clone())));
+    if let Some((_, Some(v))) = &found {
+        if !v.is_string() {
+            return ctx.reply.error(err::WRONGTYPE);
+        }
+    }
     let found = match found {
         Some((at, old)) => {
             if let Some(v) = old {
@@ -268,6 +284,9 @@ pub fn getset(ctx: &mut Ctx<'_>, args: Args<'_>) {
 pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
     let now = ctx.now_ms;
+    if wrong_type(ctx, key) {
+        return;
+    }
     match ctx.db().remove(key, now) {
         None => ctx.reply.null(),
         Some(e) => {
@@ -288,6 +307,9 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
         ctx.reply.null();
         return;
     };
+    if !e.value.is_string() {
+        return ctx.reply.error(err::WRONGTYPE);
+    }
     let value = e.value.clone();
     let mut when = None;
     if let Some((i, seconds, absolute)) = o.expire {
@@ -326,8 +348,8 @@ pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// build each shard's elements with it.
 pub fn mget_element(ctx: &mut Ctx<'_>, key: &[u8]) {
     match ctx.lookup_for_reply(key) {
-        (Some(e), reply) => reply_value(reply, &e.value),
-        (None, reply) => reply.null(),
+        (Some(e), reply) if e.value.is_string() => reply_value(reply, &e.value),
+        (_, reply) => reply.null(),
     }
 }
 
@@ -382,6 +404,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.db().insert(key, Value::string(add), 0, now);
             add.len()
         }
+        Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
         Some(e) => {
             if (e.value.str_len() + add.len()) as i64 > max {
                 ctx.reply.error(err::STRING_TOO_LONG);
@@ -398,8 +421,10 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// STRLEN key
 pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let n = ctx.lookup(args.get(1)).map_or(0, |e| e.value.str_len());
-    ctx.reply.int(n as i64);
+    match ctx.lookup_for_reply(args.get(1)) {
+        (Some(e), reply) if !e.value.is_string() => reply.error(err::WRONGTYPE),
+        (e, reply) => reply.int(e.map_or(0, |e| e.value.str_len()) as i64),
+    }
 }
 
 fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
@@ -417,6 +442,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
                 Some(n) => n,
                 None => return ctx.reply.error(err::NOT_INTEGER),
             },
+            _ => return ctx.reply.error(err::WRONGTYPE),
         },
     };
     let Some(new) = current.checked_add(by) else {
@@ -460,6 +486,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut scratch = itoa_buf::Buffer::new();
     let result = match ctx.lookup_write(key) {
         None => incr_by_float(None, args.get(2)),
+        Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
         Some(e) => incr_by_float(Some(e.value.as_bytes(&mut scratch)), args.get(2)),
     };
     match result {
@@ -503,6 +530,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.dirty(1);
             ctx.reply.int(len as i64);
         }
+        Some(e) if !e.value.is_string() => ctx.reply.error(err::WRONGTYPE),
         Some(e) => {
             if value.is_empty() {
                 let n = e.value.str_len();
@@ -533,6 +561,9 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(e) = ctx.lookup(args.get(1)) else {
         return ctx.reply.bulk(b"");
     };
+    if !e.value.is_string() {
+        return ctx.reply.error(err::WRONGTYPE);
+    }
     let value = e.value.clone();
     let s = value.as_bytes(&mut scratch);
     let len = s.len() as i64;
@@ -567,9 +598,10 @@ pub type LcsInput = Result<Option<Vec<u8>>, WrongType>;
 /// Reads a key for LCS on the shard that owns it.
 pub fn lcs_input(ctx: &mut Ctx<'_>, key: &[u8]) -> LcsInput {
     let mut scratch = itoa_buf::Buffer::new();
-    Ok(ctx
-        .lookup(key)
-        .map(|e| e.value.as_bytes(&mut scratch).to_vec()))
+    match ctx.lookup(key) {
+        Some(e) if !e.value.is_string() => Err(WrongType),
+        e => Ok(e.map(|e| e.value.as_bytes(&mut scratch).to_vec())),
+    }
 }
 
 /// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN len] [WITHMATCHLEN]

@@ -1,7 +1,8 @@
 //! Values and their encodings. Strings follow Redis's three encodings (int, embstr, raw) so that
-//! OBJECT ENCODING answers as Redis does; later types extend the enum.
+//! OBJECT ENCODING answers as Redis does; collections are boxed so a value stays small.
 
 use crate::numeric::parse_i64;
+use crate::{Hash, List, Set, ZSet};
 
 /// Longest string Redis stores embedded in its object header (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -17,28 +18,49 @@ pub enum Value {
     Embstr(smallvec::SmallVec<[u8; 16]>),
     /// A string that was modified in place (APPEND, SETRANGE) or is longer than the embstr limit.
     Raw(Vec<u8>),
+    /// A list.
+    List(Box<List>),
+    /// A hash.
+    Hash(Box<Hash>),
+    /// A set.
+    Set(Box<Set>),
+    /// A sorted set.
+    ZSet(Box<ZSet>),
 }
 
 /// The Redis type of a value, as TYPE names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ValueType {
     String,
+    List,
+    Hash,
+    Set,
+    ZSet,
 }
 
 impl ValueType {
+    const ALL: [ValueType; 5] = [
+        ValueType::String,
+        ValueType::List,
+        ValueType::Hash,
+        ValueType::Set,
+        ValueType::ZSet,
+    ];
     /// The name TYPE replies with.
     pub fn name(self) -> &'static str {
         match self {
             ValueType::String => "string",
+            ValueType::List => "list",
+            ValueType::Hash => "hash",
+            ValueType::Set => "set",
+            ValueType::ZSet => "zset",
         }
     }
     /// Parses a SCAN TYPE argument (case-insensitive).
     pub fn from_name(name: &[u8]) -> Option<ValueType> {
-        if name.eq_ignore_ascii_case(b"string") {
-            Some(ValueType::String)
-        } else {
-            None
-        }
+        Self::ALL
+            .into_iter()
+            .find(|t| name.eq_ignore_ascii_case(t.name().as_bytes()))
     }
 }
 
@@ -68,24 +90,50 @@ impl Value {
 
     /// The value's type.
     pub fn value_type(&self) -> ValueType {
-        ValueType::String
+        match self {
+            Value::Int(_) | Value::Embstr(_) | Value::Raw(_) => ValueType::String,
+            Value::List(_) => ValueType::List,
+            Value::Hash(_) => ValueType::Hash,
+            Value::Set(_) => ValueType::Set,
+            Value::ZSet(_) => ValueType::ZSet,
+        }
     }
 
-    /// The string bytes, formatting integers into `scratch`.
+    /// Whether the value is a collection with no element left.
+    pub fn is_empty_collection(&self) -> bool {
+        match self {
+            Value::List(l) => l.is_empty(),
+            Value::Hash(h) => h.is_empty(),
+            Value::Set(s) => s.is_empty(),
+            Value::ZSet(z) => z.is_empty(),
+            _ => false,
+        }
+    }
+
+    /// Whether the value is a string.
+    #[inline]
+    pub fn is_string(&self) -> bool {
+        matches!(self, Value::Int(_) | Value::Embstr(_) | Value::Raw(_))
+    }
+
+    /// The string bytes, formatting integers into `scratch`; empty for a non-string (callers
+    /// check the type first).
     pub fn as_bytes<'a>(&'a self, scratch: &'a mut itoa_buf::Buffer) -> &'a [u8] {
         match self {
             Value::Int(n) => scratch.format(*n),
             Value::Embstr(b) => b,
             Value::Raw(v) => v,
+            _ => &[],
         }
     }
 
-    /// Length of the string form.
+    /// Length of the string form (0 for a non-string).
     pub fn str_len(&self) -> usize {
         match self {
             Value::Int(n) => itoa_buf::Buffer::new().format(*n).len(),
             Value::Embstr(b) => b.len(),
             Value::Raw(v) => v.len(),
+            _ => 0,
         }
     }
 
@@ -95,7 +143,7 @@ impl Value {
             let bytes = match self {
                 Value::Int(n) => itoa_buf::Buffer::new().format(*n).to_vec(),
                 Value::Embstr(b) => b.to_vec(),
-                Value::Raw(_) => unreachable!(),
+                _ => Vec::new(),
             };
             *self = Value::Raw(bytes);
         }
@@ -111,6 +159,10 @@ impl Value {
             Value::Int(_) => "int",
             Value::Embstr(_) => "embstr",
             Value::Raw(_) => "raw",
+            Value::List(l) => l.encoding_name(),
+            Value::Hash(h) => h.encoding_name(),
+            Value::Set(s) => s.encoding_name(),
+            Value::ZSet(z) => z.encoding_name(),
         }
     }
 

@@ -583,7 +583,8 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
             let mut found: Vec<(&str, String)> = vec![];
             for p in args.iter_from(2) {
                 let p = lossy(p);
-                for name in crate::config::NAMES {
+                let aliases = crate::config::ALIASES.iter().map(|(old, _)| old);
+                for name in crate::config::NAMES.iter().chain(aliases) {
                     if crate::config::name_matches(&p, name)
                         && !found.iter().any(|(n, _)| n == name)
                     {

@@ -37,6 +37,9 @@ pub struct Config {
     pub appendonly: bool,
     pub dir: String,
     pub logfile: String,
+    /// Encoding thresholds (hash-max-listpack-entries and friends).
+    pub limits: shoal_data::Limits,
+    pub list_compress_depth: i64,
 }
 
 impl Default for Config {
@@ -60,6 +63,8 @@ impl Default for Config {
             appendonly: false,
             dir: ".".into(),
             logfile: String::new(),
+            limits: shoal_data::Limits::default(),
+            list_compress_depth: 0,
         }
     }
 }
@@ -77,6 +82,13 @@ const MUTABLE: &[&str] = &[
     "timeout",
     "tcp-keepalive",
     "save",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "list-max-listpack-size",
+    "list-compress-depth",
 ];
 
 /// Every setting name, in CONFIG GET order.
@@ -99,7 +111,31 @@ pub const NAMES: &[&str] = &[
     "appendonly",
     "dir",
     "logfile",
+    "hash-max-listpack-entries",
+    "hash-max-listpack-value",
+    "set-max-intset-entries",
+    "zset-max-listpack-entries",
+    "zset-max-listpack-value",
+    "list-max-listpack-size",
+    "list-compress-depth",
 ];
+
+/// Redis's older names for the encoding thresholds, accepted as aliases.
+pub const ALIASES: &[(&str, &str)] = &[
+    ("hash-max-ziplist-entries", "hash-max-listpack-entries"),
+    ("hash-max-ziplist-value", "hash-max-listpack-value"),
+    ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
+    ("zset-max-ziplist-value", "zset-max-listpack-value"),
+    ("list-max-ziplist-size", "list-max-listpack-size"),
+];
+
+/// The canonical name of a setting (resolving Redis's old aliases).
+pub fn canonical(name: &str) -> &str {
+    ALIASES
+        .iter()
+        .find(|(old, _)| *old == name)
+        .map_or(name, |(_, new)| new)
+}
 
 const POLICIES: &[&str] = &[
     "noeviction",
@@ -147,7 +183,39 @@ impl Config {
     /// Applies one setting (`name` lower-case as in redis.conf).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let bad = || ConfigError("argument couldn't be parsed into an integer".to_string());
-        match name {
+        let size = |v: &str| -> Result<usize, ConfigError> {
+            parse_memory(v)
+                .map(|n| n as usize)
+                .ok_or_else(|| ConfigError("argument must be a memory value".into()))
+        };
+        let int = |v: &str| -> Result<i64, ConfigError> {
+            v.parse()
+                .map_err(|_| ConfigError("argument couldn't be parsed into an integer".into()))
+        };
+        match canonical(name) {
+            "hash-max-listpack-entries" => self.limits.hash_max_listpack_entries = size(value)?,
+            "hash-max-listpack-value" => self.limits.hash_max_listpack_value = size(value)?,
+            "set-max-intset-entries" => self.limits.set_max_intset_entries = size(value)?,
+            "zset-max-listpack-entries" => self.limits.zset_max_listpack_entries = size(value)?,
+            "zset-max-listpack-value" => self.limits.zset_max_listpack_value = size(value)?,
+            "list-max-listpack-size" => {
+                let n = int(value)?;
+                if !(-5..=i32::MAX as i64).contains(&n) {
+                    return Err(ConfigError(
+                        "argument must be between -5 and 2147483647 inclusive".into(),
+                    ));
+                }
+                self.limits.list_max_listpack_size = n;
+            }
+            "list-compress-depth" => {
+                let n = int(value)?;
+                if !(0..=i32::MAX as i64).contains(&n) {
+                    return Err(ConfigError(
+                        "argument must be between 0 and 2147483647 inclusive".into(),
+                    ));
+                }
+                self.list_compress_depth = n;
+            }
             "port" => self.port = value.parse().map_err(|_| bad())?,
             "bind" => self.bind = value.split_whitespace().map(String::from).collect(),
             "shards" => self.shards = value.parse().map_err(|_| bad())?,
@@ -221,6 +289,7 @@ impl Config {
 
     /// CONFIG SET: applies a run-time change to a mutable setting.
     pub fn set_runtime(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
+        let name = canonical(name);
         if !NAMES.contains(&name) {
             return Err(ConfigError(
                 "Unknown option or number of arguments for CONFIG SET - '".to_string() + name + "'",
@@ -234,7 +303,15 @@ impl Config {
 
     /// CONFIG GET: the current value of a setting, formatted as Redis prints it.
     pub fn get(&self, name: &str) -> Option<String> {
-        Some(match name {
+        let l = &self.limits;
+        Some(match canonical(name) {
+            "hash-max-listpack-entries" => l.hash_max_listpack_entries.to_string(),
+            "hash-max-listpack-value" => l.hash_max_listpack_value.to_string(),
+            "set-max-intset-entries" => l.set_max_intset_entries.to_string(),
+            "zset-max-listpack-entries" => l.zset_max_listpack_entries.to_string(),
+            "zset-max-listpack-value" => l.zset_max_listpack_value.to_string(),
+            "list-max-listpack-size" => l.list_max_listpack_size.to_string(),
+            "list-compress-depth" => self.list_compress_depth.to_string(),
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
             "shards" => self.shards.to_string(),

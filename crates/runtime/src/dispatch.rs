@@ -54,6 +54,9 @@ impl Shard {
             no_touch: false,
             counters: &mut self.counters,
             key_hint: None,
+            notes: &mut self.notes,
+            rng: &mut self.rng,
+            may_block: false,
         }
     }
 

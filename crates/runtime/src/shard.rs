@@ -126,7 +126,9 @@ pub struct Shard {
     pub flush: Vec<ConnId>,
     efd_buf: Box<u64>,
     cqes: Vec<(Token, i32, u32)>,
-    rng: u64,
+    pub rng: u64,
+    /// Ready keys and block requests the last command left.
+    pub notes: shoal_commands::Notes,
     pub shutting_down: bool,
     next_cron: Instant,
     /// Commands-per-second samples, one per cron tick, and the last (time, total) sampled.
@@ -145,6 +147,7 @@ impl Shard {
         let settings = ShardSettings {
             proto_max_bulk_len: config.proto_max_bulk_len,
             lfu_policy: config.lfu(),
+            limits: config.limits,
         };
         let n = shared.shards();
         let ring = Ring::new(4096)?;
@@ -175,6 +178,7 @@ impl Shard {
             flush: Vec::new(),
             efd_buf: Box::new(0),
             cqes: Vec::with_capacity(1024),
+            notes: Default::default(),
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             shutting_down: false,
             next_cron: Instant::now(),
@@ -494,6 +498,7 @@ impl Shard {
             self.config = self.shared.config.load_full();
             self.settings.proto_max_bulk_len = self.config.proto_max_bulk_len;
             self.settings.lfu_policy = self.config.lfu();
+            self.settings.limits = self.config.limits;
         }
     }
 

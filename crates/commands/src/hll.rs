@@ -1,0 +1,6 @@
+//! The hll family.
+
+use crate::registry::{Cross, Handler};
+
+/// The family's table bindings.
+pub const COMMANDS: &[(&str, Handler, Cross)] = &[];
