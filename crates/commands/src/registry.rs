@@ -39,6 +39,9 @@ pub enum Cross {
     Copy,
     /// LCS of keys on two shards.
     Lcs,
+    /// Any other multi-key command: lock the keys, copy the values from their shards, run the
+    /// handler over the copies, write back what it changed.
+    Gather,
 }
 
 /// Commands the runtime implements itself.

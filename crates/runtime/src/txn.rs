@@ -403,7 +403,7 @@ pub fn start_cross(sh: &mut Shard, id: ConnId, cmd: &Command, f: ShardFn, args: 
             );
             Step::Wait
         }
-        Cross::Local => {
+        Cross::Local | Cross::Gather => {
             // A command with several keys that must not span shards (none today).
             sh.reply_with(id, |r| {
                 r.error("CROSSSLOT Keys in request don't hash to the same slot")
