@@ -10,6 +10,7 @@ pub mod ctx;
 pub mod generic;
 pub mod hash;
 pub mod hll;
+pub mod keys;
 pub mod list;
 pub mod registry;
 pub mod set;

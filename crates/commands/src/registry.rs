@@ -107,6 +107,8 @@ pub struct Command {
     pub no_auth: bool,
     /// Dense index for per-command counters (INFO commandstats).
     pub id: usize,
+    /// Whether key positions depend on the arguments (`movablekeys`): see [`crate::keys`].
+    pub movable: bool,
 }
 
 impl Command {
@@ -126,6 +128,10 @@ impl Command {
             return (0, 0, 0);
         }
         (s.first_key as usize, last as usize, s.step.max(1) as usize)
+    }
+    /// The argument positions of a request's keys.
+    pub fn key_positions(&self, args: &Args<'_>) -> crate::keys::KeyPositions {
+        crate::keys::movable(self.spec, args)
     }
     /// Whether the request has the right number of arguments.
     #[inline]
@@ -236,6 +242,7 @@ fn make(spec: &'static CommandSpec, bind: Option<&(Handler, Cross)>) -> Option<C
         write: spec.flags.contains(&"write"),
         no_auth: spec.flags.contains(&"no_auth"),
         id: 0,
+        movable: spec.flags.contains(&"movablekeys"),
     })
 }
 
@@ -262,6 +269,7 @@ impl CommandTable {
                     write: false,
                     no_auth: false,
                     id: 0,
+                    movable: false,
                 },
                 None => continue,
             };

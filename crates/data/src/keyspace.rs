@@ -64,6 +64,8 @@ pub struct Db {
     keys: usize,
     volatile: usize,
     expire_cursor: usize,
+    /// A scratch database: one table for every slot (a cross-shard command's copies).
+    scratch: bool,
 }
 
 impl Db {
@@ -77,12 +79,31 @@ impl Db {
             keys: 0,
             volatile: 0,
             expire_cursor: 0,
+            scratch: false,
+        }
+    }
+
+    /// A database for keys of any slot, in one table: where a command whose keys live on
+    /// several shards runs over copies of them.
+    pub fn scratch() -> Self {
+        Db {
+            scratch: true,
+            ..Db::new(0, 1)
+        }
+    }
+
+    #[inline]
+    fn index(&self, slot: u16) -> usize {
+        if self.scratch {
+            0
+        } else {
+            (slot - self.first_slot) as usize
         }
     }
 
     #[inline]
     fn table_index(&self, key: &[u8]) -> usize {
-        (key_slot(key) - self.first_slot) as usize
+        self.index(key_slot(key))
     }
 
     /// Number of keys (including not yet reclaimed expired ones, as Redis's DBSIZE).
@@ -108,7 +129,8 @@ impl Db {
     #[inline]
     pub fn get_mut_in(&mut self, slot: u16, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         debug_assert_eq!(slot, key_slot(key));
-        let table = &mut self.tables[(slot - self.first_slot) as usize];
+        let t = self.index(slot);
+        let table = &mut self.tables[t];
         match table.map.entry_ref(key) {
             EntryRef::Vacant(_) => None,
             EntryRef::Occupied(o) => {
@@ -140,7 +162,8 @@ impl Db {
     #[inline]
     pub fn insert_in(&mut self, slot: u16, key: &[u8], value: Value, expire_at: i64, now_ms: i64) {
         debug_assert_eq!(slot, key_slot(key));
-        let table = &mut self.tables[(slot - self.first_slot) as usize];
+        let t = self.index(slot);
+        let table = &mut self.tables[t];
         let entry = Entry::new(value, expire_at, now_ms);
         let new_volatile = (expire_at != 0) as usize;
         match table.map.entry_ref(key) {
@@ -223,7 +246,7 @@ impl Db {
 
     /// Calls `f` for every live key of the slot with its entry.
     pub fn for_each_in_slot(&self, slot: u16, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
-        if let Some(t) = self.tables.get((slot - self.first_slot) as usize) {
+        if let Some(t) = self.tables.get(self.index(slot)) {
             for (k, e) in &t.map {
                 if !e.is_expired(now_ms) {
                     f(k, e);
@@ -329,6 +352,12 @@ impl Keyspace {
     /// Number of databases.
     pub fn databases(&self) -> usize {
         self.dbs.len()
+    }
+    /// Scratch databases (see [`Db::scratch`]).
+    pub fn scratch(databases: usize) -> Self {
+        Keyspace {
+            dbs: (0..databases).map(|_| Db::scratch()).collect(),
+        }
     }
     /// SWAPDB on this shard's part of the keyspace.
     pub fn swap(&mut self, a: usize, b: usize) {

@@ -544,12 +544,15 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
                     if !c.arity_ok(sub.len()) {
                         r.error("ERR Invalid number of arguments specified for command");
                     } else {
-                        let (first, last, step) = c.key_range(sub.len());
-                        if first == 0 {
-                            r.error("ERR The command has no key arguments");
+                        let positions = c.key_positions(&sub);
+                        if positions.is_empty() {
+                            r.error(if c.movable {
+                                "ERR Invalid arguments specified for command"
+                            } else {
+                                "ERR The command has no key arguments"
+                            });
                         } else {
-                            let keys: Vec<&[u8]> =
-                                (first..=last).step_by(step).map(|i| sub.get(i)).collect();
+                            let keys: Vec<&[u8]> = positions.iter().map(|&i| sub.get(i)).collect();
                             r.array(keys.len());
                             for k in keys {
                                 r.bulk(k);

@@ -37,6 +37,14 @@ fn unknown_command(args: &Args<'_>) -> Vec<u8> {
 }
 
 impl Shard {
+    /// A key of this shard was written from outside a command (a cross-shard write-back): it
+    /// may serve a blocked client.
+    pub fn key_written(&mut self, db: usize, key: &[u8]) {
+        if self.notes.watching {
+            self.notes.ready.push((db, key.to_vec()));
+        }
+    }
+
     /// The shard owning `key`.
     #[inline]
     pub fn owner(&self, key: &[u8]) -> usize {
@@ -172,23 +180,33 @@ impl Shard {
         args: Args<'_>,
         batch: &mut Option<Box<Batch>>,
     ) -> Step {
-        let (first, last, step) = cmd.key_range(args.len());
         let mut owner = usize::MAX;
         let mut multi = false;
         let mut hint = None;
-        if first > 0 {
-            let mut i = first;
-            while i <= last {
-                let slot = key_slot(args.get(i));
-                let o = self.shared.slot_owner[slot as usize] as usize;
-                if owner == usize::MAX {
-                    owner = o;
-                    hint = Some(KeyHint::new(args.get(i), slot));
-                } else if o != owner {
-                    multi = true;
+        let mut route = |i: usize| {
+            let slot = key_slot(args.get(i));
+            let o = self.shared.slot_owner[slot as usize] as usize;
+            if owner == usize::MAX {
+                owner = o;
+                hint = Some(KeyHint::new(args.get(i), slot));
+            } else if o != owner {
+                multi = true;
+            }
+            !multi
+        };
+        if cmd.movable {
+            for i in cmd.key_positions(&args) {
+                if !route(i) {
                     break;
                 }
-                i += step;
+            }
+        } else {
+            let (first, last, step) = cmd.key_range(args.len());
+            if first > 0 {
+                let mut i = first;
+                while i <= last && route(i) {
+                    i += step;
+                }
             }
         }
         if owner == usize::MAX {

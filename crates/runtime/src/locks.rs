@@ -193,21 +193,17 @@ impl LockTable {
         if self.held.is_empty() {
             return false;
         }
+        let locked = |i: usize| {
+            self.dbs.values().any(|m| {
+                m.get(args.get(i)).is_some_and(|l| {
+                    l.writer.is_some() || (cmd.write && !l.readers.is_empty())
+                })
+            })
+        };
+        if cmd.movable {
+            return cmd.key_positions(args).into_iter().any(locked);
+        }
         let (first, last, step) = cmd.key_range(args.len());
-        if first == 0 {
-            return false;
-        }
-        let mut i = first;
-        while i <= last {
-            for m in self.dbs.values() {
-                if let Some(l) = m.get(args.get(i)) {
-                    if l.writer.is_some() || (cmd.write && !l.readers.is_empty()) {
-                        return true;
-                    }
-                }
-            }
-            i += step;
-        }
-        false
+        first > 0 && (first..=last).step_by(step).any(locked)
     }
 }

@@ -7,7 +7,8 @@ use crate::locks::{LockKey, LockOutcome};
 use crate::mesh::{ConnId, Msg, StepFn, StepOut};
 use crate::shard::Shard;
 use shoal_commands::registry::ShardFn;
-use shoal_commands::{generic, string, Command, Cross};
+use shoal_commands::{generic, string, Command, Cross, Ctx};
+use shoal_data::{Keyspace, Value};
 use shoal_protocol::{Args, Protocol, Reply};
 use std::sync::atomic::Ordering;
 
@@ -280,13 +281,10 @@ fn group_keys(
     db: usize,
     write: bool,
 ) -> Vec<(usize, Vec<LockKey>)> {
-    let (first, last, step) = cmd.key_range(args.len());
     let mut groups: Vec<(usize, Vec<LockKey>)> = vec![];
     let mut seen: hashbrown::HashSet<&[u8]> = hashbrown::HashSet::new();
-    let mut i = first;
-    while first > 0 && i <= last {
+    for i in cmd.key_positions(args) {
         let k = args.get(i);
-        i += step;
         if !seen.insert(k) {
             continue;
         }
@@ -403,7 +401,18 @@ pub fn start_cross(sh: &mut Shard, id: ConnId, cmd: &Command, f: ShardFn, args: 
             );
             Step::Wait
         }
-        Cross::Local | Cross::Gather => {
+        Cross::Gather => {
+            let groups = group_keys(sh, &args, cmd, client.db, cmd.write);
+            let owned = ArgsBuf::from_args(&args);
+            run_tx(
+                sh,
+                id,
+                groups,
+                Box::new(move |sh, id, tx| gather_body(sh, id, tx, f, owned, client)),
+            );
+            Step::Wait
+        }
+        Cross::Local => {
             // A command with several keys that must not span shards (none today).
             sh.reply_with(id, |r| {
                 r.error("CROSSSLOT Keys in request don't hash to the same slot")
@@ -746,6 +755,128 @@ fn lcs_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client) 
                 string::lcs_reply(&mut ctx, owned.args(), a, b);
             }
             sh.reply_with(id, |r| r.raw(&out));
+        }),
+    );
+}
+
+/// A key's state on its shard: its value and expiry, or absent.
+type KeyState = Option<(Value, i64)>;
+
+/// A command over keys of several shards, run on copies: every shard sends its keys' values,
+/// the handler runs here over a scratch keyspace holding them, and each key it changed is
+/// written back to its shard, all under the transaction's locks.
+fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, client: Client) {
+    let args = owned.args();
+    let mut keys: Vec<Vec<u8>> = vec![];
+    let cmd = match sh.commands.lookup(&args) {
+        shoal_commands::Lookup::Found(c) => c,
+        _ => return,
+    };
+    for i in cmd.key_positions(&args) {
+        let k = args.get(i);
+        if !keys.iter().any(|x| x.as_slice() == k) {
+            keys.push(k.to_vec());
+        }
+    }
+    let steps: Vec<(usize, StepFn)> = tx
+        .shards
+        .iter()
+        .map(|&s| {
+            let mine: Vec<Vec<u8>> = keys.iter().filter(|k| sh.owner(k) == s).cloned().collect();
+            let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                let now = x.now_ms;
+                let db = x.keyspace.db(client.db);
+                let states: Vec<(Vec<u8>, KeyState)> = mine
+                    .into_iter()
+                    .map(|k| {
+                        let st = db
+                            .get_mut(&k, now)
+                            .map(|e| (e.value.clone(), e.expire_at().unwrap_or(0)));
+                        (k, st)
+                    })
+                    .collect();
+                Box::new(states)
+            });
+            (s, g)
+        })
+        .collect();
+    exec_held(
+        sh,
+        id,
+        steps,
+        Box::new(move |sh, id, mut results| {
+            let mut before: Vec<(Vec<u8>, KeyState)> = vec![];
+            for r in results.iter_mut() {
+                if let Some(v) = r.downcast_mut::<Vec<(Vec<u8>, KeyState)>>() {
+                    before.append(v);
+                }
+            }
+            let now = sh.now_ms;
+            let mut scratch = Keyspace::scratch(client.db + 1);
+            for (k, st) in &before {
+                if let Some((v, at)) = st {
+                    scratch.db(client.db).insert(k, v.clone(), *at, now);
+                }
+            }
+            let mut out = Vec::new();
+            {
+                let mut ctx = Ctx {
+                    keyspace: &mut scratch,
+                    db: client.db,
+                    now_ms: now,
+                    reply: Reply::new(&mut out, client.proto),
+                    settings: &sh.settings,
+                    no_touch: false,
+                    counters: &mut sh.counters,
+                    key_hint: None,
+                    notes: &mut sh.notes,
+                    rng: &mut sh.rng,
+                    may_block: false,
+                };
+                f(&mut ctx, owned.args());
+            }
+            // What changed goes back to the owning shards.
+            let mut writes: Vec<(usize, Vec<(Vec<u8>, KeyState)>)> = vec![];
+            for (k, old) in before {
+                let new = scratch
+                    .db(client.db)
+                    .get_mut(&k, now)
+                    .map(|e| (e.value.clone(), e.expire_at().unwrap_or(0)));
+                if new != old {
+                    let s = sh.owner(&k);
+                    match writes.iter_mut().find(|(x, _)| *x == s) {
+                        Some((_, v)) => v.push((k, new)),
+                        None => writes.push((s, vec![(k, new)])),
+                    }
+                }
+            }
+            let steps: Vec<(usize, StepFn)> = writes
+                .into_iter()
+                .map(|(s, w)| {
+                    let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                        let now = x.now_ms;
+                        for (k, st) in w {
+                            let db = x.keyspace.db(client.db);
+                            match st {
+                                Some((v, at)) => db.insert(&k, v, at, now),
+                                None => {
+                                    db.remove(&k, now);
+                                }
+                            }
+                            x.key_written(client.db, &k);
+                        }
+                        Box::new(())
+                    });
+                    (s, g)
+                })
+                .collect();
+            exec_and_release(
+                sh,
+                id,
+                tx,
+                steps,
+                Box::new(move |sh, id, _| sh.reply_with(id, |r| r.raw(&out))),
+            );
         }),
     );
 }
