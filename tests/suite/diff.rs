@@ -210,8 +210,8 @@ pub fn run(seed: u64, steps: usize, shards: usize, gen: &mut dyn Generator) {
     shoal.assert_running();
 }
 
-/// A key's type, content (canonical: unordered collections sorted) and TTL class.
-pub fn dump_key(c: &mut Conn, key: &str) -> (Resp, Resp, Resp) {
+/// A key's type, content (canonical: unordered collections sorted), TTL class and encoding.
+pub fn dump_key(c: &mut Conn, key: &str) -> (Resp, Resp, Resp, Resp) {
     let t = parse(&c.cmd(&["TYPE", key]));
     let content = match &t {
         Resp::Simple(s) if s == b"string" => parse(&c.cmd(&["GET", key])),
@@ -222,7 +222,8 @@ pub fn dump_key(c: &mut Conn, key: &str) -> (Resp, Resp, Resp) {
         _ => Resp::Nil,
     };
     let ttl = canon(parse(&c.cmd(&["TTL", key])), Cmp::TtlClass);
-    (t, content, ttl)
+    let encoding = parse(&c.cmd(&["OBJECT", "ENCODING", key]));
+    (t, content, ttl, encoding)
 }
 
 /// How the keyspaces of the two servers differ, database by database: printed with a
@@ -243,7 +244,7 @@ pub fn keyspace_diff(shoal: &Server, redis: &Server, keys: &[&str]) -> String {
     if out.is_empty() {
         "keyspaces now agree\n".into()
     } else {
-        format!("keyspaces now differ (type, content, TTL class):\n{out}")
+        format!("keyspaces now differ (type, content, TTL class, encoding):\n{out}")
     }
 }
 

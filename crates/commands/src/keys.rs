@@ -79,7 +79,9 @@ pub fn movable(spec: &CommandSpec, args: &Args<'_>) -> KeyPositions {
         }
         "xread" | "xreadgroup" => {
             let from = if spec.name == "xread" { 1 } else { 4 };
-            if let Some(s) = (from..args.len()).find(|&i| args.get(i).eq_ignore_ascii_case(b"streams")) {
+            if let Some(s) =
+                (from..args.len()).find(|&i| args.get(i).eq_ignore_ascii_case(b"streams"))
+            {
                 let rest = args.len() - s - 1;
                 if rest > 0 && rest % 2 == 0 {
                     out.extend(s + 1..s + 1 + rest / 2);

@@ -54,6 +54,25 @@ pub fn incr_by_float(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, FloatIn
     }
 }
 
+/// A SCAN cursor as Redis parses it (strtoul, no leading space, nothing after the digits):
+/// `""` is 0 and `-1` wraps to the largest cursor, as in Redis.
+pub fn parse_cursor(s: &[u8]) -> Option<u64> {
+    let (neg, digits) = match s.first() {
+        None => return Some(0),
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        Some(_) => (false, s),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for &d in digits {
+        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    }
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 /// Whether `s` parses as a long double under Redis's rules.
 pub fn is_long_double(s: &[u8]) -> bool {
     // SAFETY: pointer and length describe a valid slice.

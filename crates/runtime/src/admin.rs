@@ -844,10 +844,7 @@ fn hello(sh: &mut Shard, id: ConnId, args: Args<'_>) {
 fn scan(sh: &mut Shard, id: ConnId, args: Args<'_>, db: usize) -> Step {
     let c = sh.conn_mut(id).expect("open");
     let cur = args.get(1);
-    let cursor = std::str::from_utf8(cur)
-        .ok()
-        .filter(|s| !s.starts_with(|ch: char| ch.is_whitespace()))
-        .and_then(|s| s.strip_prefix('+').unwrap_or(s).parse::<u64>().ok());
+    let cursor = shoal_data::numeric::parse_cursor(cur);
     let Some(cursor) = cursor else {
         c.reply().error("ERR invalid cursor");
         return Step::Done;
