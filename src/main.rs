@@ -74,6 +74,24 @@ struct Cli {
     /// TCP keepalive in seconds (accepted for compatibility).
     #[arg(long = "tcp-keepalive")]
     tcp_keepalive: Option<String>,
+    /// Largest hash kept as a listpack (fields).
+    #[arg(long = "hash-max-listpack-entries")]
+    hash_max_listpack_entries: Option<String>,
+    /// Longest field or value a listpack hash may hold (bytes).
+    #[arg(long = "hash-max-listpack-value")]
+    hash_max_listpack_value: Option<String>,
+    /// Largest set of integers kept as an intset.
+    #[arg(long = "set-max-intset-entries")]
+    set_max_intset_entries: Option<String>,
+    /// Largest sorted set kept as a listpack (members).
+    #[arg(long = "zset-max-listpack-entries")]
+    zset_max_listpack_entries: Option<String>,
+    /// Longest member a listpack sorted set may hold (bytes).
+    #[arg(long = "zset-max-listpack-value")]
+    zset_max_listpack_value: Option<String>,
+    /// List node size (negative: a size class, positive: entries).
+    #[arg(long = "list-max-listpack-size", allow_hyphen_values = true)]
+    list_max_listpack_size: Option<String>,
 }
 
 fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
@@ -83,7 +101,7 @@ fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
             .map_err(|e| ConfigError(format!("cannot read configuration file '{path}': {e}")))?;
         config.load_file(&text, path)?;
     }
-    let flags: [(&str, Option<String>); 18] = [
+    let flags: [(&str, Option<String>); 24] = [
         ("port", cli.port.map(|v| v.to_string())),
         ("bind", cli.bind.clone()),
         ("shards", cli.shards.map(|v| v.to_string())),
@@ -105,6 +123,24 @@ fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
         ("logfile", cli.logfile.clone()),
         ("timeout", cli.timeout.clone()),
         ("tcp-keepalive", cli.tcp_keepalive.clone()),
+        (
+            "hash-max-listpack-entries",
+            cli.hash_max_listpack_entries.clone(),
+        ),
+        (
+            "hash-max-listpack-value",
+            cli.hash_max_listpack_value.clone(),
+        ),
+        ("set-max-intset-entries", cli.set_max_intset_entries.clone()),
+        (
+            "zset-max-listpack-entries",
+            cli.zset_max_listpack_entries.clone(),
+        ),
+        (
+            "zset-max-listpack-value",
+            cli.zset_max_listpack_value.clone(),
+        ),
+        ("list-max-listpack-size", cli.list_max_listpack_size.clone()),
     ];
     for (name, value) in flags {
         if let Some(v) = value {

@@ -629,6 +629,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
             }
             sh.shared.config.store(Arc::new(config));
             sh.shared.config_epoch.fetch_add(1, Ordering::Release);
+            sh.reload_config();
             sh.conn_mut(id).expect("open").reply().ok();
         }
         R::ConfigResetstat => {

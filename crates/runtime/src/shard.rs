@@ -491,7 +491,7 @@ impl Shard {
         }
     }
 
-    fn reload_config(&mut self) {
+    pub fn reload_config(&mut self) {
         let epoch = self.shared.config_epoch.load(Ordering::Acquire);
         if epoch != self.config_epoch {
             self.config_epoch = epoch;
@@ -591,6 +591,9 @@ impl Shard {
             // Messages from other shards.
             let mut n = 0;
             while let Some(m) = self.shared.mailboxes[self.id].pop() {
+                // A CONFIG SET made before the message was sent applies to it (one atomic
+                // load when nothing changed).
+                self.reload_config();
                 self.handle_msg(m);
                 n += 1;
                 if n >= 4096 {
