@@ -109,6 +109,8 @@ pub struct Command {
     pub id: usize,
     /// Whether key positions depend on the arguments (`movablekeys`): see [`crate::keys`].
     pub movable: bool,
+    /// Whether the command may block (`blocking`): it always runs as a cross-shard command.
+    pub blocking: bool,
 }
 
 impl Command {
@@ -172,6 +174,7 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
         string::COMMANDS,
         generic::COMMANDS,
         list::COMMANDS,
+        list::BLOCKING,
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
@@ -243,6 +246,7 @@ fn make(spec: &'static CommandSpec, bind: Option<&(Handler, Cross)>) -> Option<C
         no_auth: spec.flags.contains(&"no_auth"),
         id: 0,
         movable: spec.flags.contains(&"movablekeys"),
+        blocking: spec.flags.contains(&"blocking"),
     })
 }
 
@@ -270,6 +274,7 @@ impl CommandTable {
                     no_auth: false,
                     id: 0,
                     movable: false,
+                    blocking: false,
                 },
                 None => continue,
             };

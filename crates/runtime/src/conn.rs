@@ -49,6 +49,8 @@ pub enum Pending {
     },
     /// A key its next command touches is locked by a cross-shard transaction.
     Lock,
+    /// A blocking command waits for one of its keys.
+    Blocked(Box<crate::blocking::Blocked>),
 }
 
 /// One client connection.
@@ -158,6 +160,10 @@ impl Shard {
         let max_bulk = self.config.proto_max_bulk_len;
         let Some(c) = self.conn_mut(id) else { return };
         let stopped = c.closing.is_some_and(|x| x != Closing::Eof);
+        if c.closing.is_some() && matches!(c.pending, Some(Pending::Blocked(_))) {
+            self.close_if_idle(id);
+            return;
+        }
         if c.pending.is_some() || stopped {
             if c.closing.is_some() && c.pending.is_none() {
                 self.close_if_idle(id);

@@ -217,7 +217,7 @@ impl Shard {
             None => return Step::Done,
         };
         let silent = mode != ReplyMode::On;
-        if multi {
+        if multi || cmd.blocking {
             if batch.is_some() {
                 return Step::Retry;
             }

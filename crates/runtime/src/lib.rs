@@ -5,6 +5,7 @@
 
 pub mod admin;
 pub mod admin_info;
+pub mod blocking;
 pub mod config;
 pub mod conn;
 pub mod dispatch;

@@ -127,6 +127,10 @@ pub struct Shard {
     efd_buf: Box<u64>,
     cqes: Vec<(Token, i32, u32)>,
     pub rng: u64,
+    /// Clients blocked on keys of this shard.
+    pub waiters: crate::blocking::Waiters,
+    /// Clients of this shard that are blocked.
+    pub blocked_clients: usize,
     /// Ready keys and block requests the last command left.
     pub notes: shoal_commands::Notes,
     pub shutting_down: bool,
@@ -179,6 +183,8 @@ impl Shard {
             efd_buf: Box::new(0),
             cqes: Vec::with_capacity(1024),
             notes: Default::default(),
+            waiters: Default::default(),
+            blocked_clients: 0,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             shutting_down: false,
             next_cron: Instant::now(),
@@ -455,6 +461,13 @@ impl Shard {
 
     /// Closes the connection once nothing is in flight for it.
     pub fn close_if_idle(&mut self, id: ConnId) {
+        // A client that leaves while blocked stops waiting.
+        if self
+            .conn_mut(id)
+            .is_some_and(|c| matches!(c.pending, Some(crate::conn::Pending::Blocked(_))))
+        {
+            self.cancel_blocked(id);
+        }
         let Some(c) = self.conn_mut(id) else { return };
         if c.pending.is_some() {
             return; // finishes its cross-shard work first; closed when it resumes
@@ -638,6 +651,9 @@ impl Shard {
             // Connections resumed by replies from other shards or by released locks.
             while let Some(id) = self.ready.pop() {
                 self.process_conn(id);
+            }
+            if !self.notes.ready.is_empty() {
+                self.serve_ready();
             }
             // One send per connection with replies.
             let flush = std::mem::take(&mut self.flush);

@@ -10,7 +10,8 @@ use shoal_commands::registry::ShardFn;
 use shoal_commands::{generic, string, Command, Cross, Ctx};
 use shoal_data::{Keyspace, Value};
 use shoal_protocol::{Args, Protocol, Reply};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 /// Returned by a step that will answer later (a queued lock request).
 pub struct Deferred;
@@ -819,6 +820,11 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
                 }
             }
             let mut out = Vec::new();
+            let blocking = sh
+                .commands
+                .get(owned.args().get(0))
+                .is_some_and(|c| c.blocking);
+            let ready_mark = sh.notes.ready.len();
             {
                 let mut ctx = Ctx {
                     keyspace: &mut scratch,
@@ -831,9 +837,14 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
                     key_hint: None,
                     notes: &mut sh.notes,
                     rng: &mut sh.rng,
-                    may_block: false,
+                    may_block: blocking,
                 };
                 f(&mut ctx, owned.args());
+            }
+            // Keys made ready are signalled by their own shards when written back.
+            sh.notes.ready.truncate(ready_mark);
+            if let Some(ms) = sh.notes.block.take() {
+                return block_body(sh, id, tx, owned, client, ms);
             }
             // What changed goes back to the owning shards.
             let mut writes: Vec<(usize, Vec<(Vec<u8>, KeyState)>)> = vec![];
@@ -879,4 +890,77 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
             );
         }),
     );
+}
+
+/// A blocking command found nothing: register its waiters on the shards of the keys it waits
+/// on while the locks are held, release, and block the client.
+fn block_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client, ms: u64) {
+    let args = owned.args();
+    let name = args.get(0).to_ascii_lowercase();
+    let moves = name == b"blmove" || name == b"brpoplpush";
+    let positions: Vec<usize> = if moves {
+        vec![1]
+    } else {
+        match sh.commands.get(&name) {
+            Some(c) => c.key_positions(&args).to_vec(),
+            None => vec![],
+        }
+    };
+    let mut regs: Vec<(usize, usize, Vec<u8>)> = vec![];
+    for i in positions {
+        let k = args.get(i).to_vec();
+        if !regs.iter().any(|(_, _, x)| *x == k) {
+            regs.push((sh.owner(&k), client.db, k));
+        }
+    }
+    let token = Arc::new(AtomicBool::new(false));
+    let home = sh.id;
+    let steps: Vec<(usize, StepFn)> = tx
+        .shards
+        .iter()
+        .filter_map(|&s| {
+            let keys: Vec<Vec<u8>> = regs
+                .iter()
+                .filter(|(o, _, _)| *o == s)
+                .map(|(_, _, k)| k.clone())
+                .collect();
+            if keys.is_empty() {
+                return None;
+            }
+            let token = token.clone();
+            let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                x.add_waiters(client.db, keys, home, id, &token);
+                Box::new(())
+            });
+            Some((s, g))
+        })
+        .collect();
+    let blocked = crate::blocking::Blocked {
+        args: owned,
+        token,
+        regs,
+    };
+    exec_and_release(
+        sh,
+        id,
+        tx,
+        steps,
+        Box::new(move |sh, id, _| sh.block_conn(id, blocked, ms)),
+    );
+}
+
+/// Runs a woken client's blocking command again.
+pub fn rerun_blocked(sh: &mut Shard, id: ConnId, owned: ArgsBuf) {
+    let args = owned.args();
+    let commands = sh.commands;
+    let (cmd, f) = match commands.lookup(&args) {
+        shoal_commands::Lookup::Found(c) => match c.handler {
+            shoal_commands::Handler::Shard(f) => (c, f),
+            _ => return,
+        },
+        _ => return,
+    };
+    if let Step::Done = start_cross(sh, id, cmd, f, args) {
+        sh.resume(id);
+    }
 }

@@ -1,0 +1,213 @@
+//! Clients blocked on keys (BLPOP, BLMOVE, BLMPOP, BZPOPMIN...), whichever cores the client and
+//! the keys live on.
+//!
+//! A blocking command always runs as a cross-shard command from the client's shard (its home):
+//! it locks its keys, runs over copies, and if it found nothing to serve it asks to block. While
+//! the locks are still held, every shard owning one of its keys records a waiter for the key, so
+//! no push can slip between the check and the registration. The waiter carries a claim token
+//! shared by all of the client's registrations and its timeout: whoever sets the token first
+//! (a shard whose key became ready, the timeout, a disconnect) decides what happens, exactly once.
+//!
+//! When a write makes a watched key ready, its shard wakes the key's oldest waiter, whose home
+//! runs the client's command again; that command's own write (the pop) makes the key ready again
+//! while elements are left, which wakes the next waiter, so clients are served in the order they
+//! blocked. A client that finds the key emptied by another command in between blocks again.
+//! Nothing polls: a blocked client costs a map entry per key until it is served, times out or
+//! disconnects.
+
+use crate::conn::Pending;
+use crate::mesh::{ConnId, Msg};
+use crate::shard::Shard;
+use crate::txn::ArgsBuf;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// One client blocked on one key, as its key's shard records it.
+pub struct Waiter {
+    /// The client's shard and connection.
+    pub home: usize,
+    pub conn: ConnId,
+    /// Set once by whoever ends the wait.
+    pub token: Arc<AtomicBool>,
+}
+
+/// The keys a shard's clients are blocked on, per (database, key), oldest first.
+pub type Waiters = hashbrown::HashMap<(usize, Vec<u8>), VecDeque<Waiter>>;
+
+/// A blocked client, as its home shard keeps it.
+pub struct Blocked {
+    /// The command to run again when woken.
+    pub args: ArgsBuf,
+    pub token: Arc<AtomicBool>,
+    /// Where it is registered: (shard, database, key).
+    pub regs: Vec<(usize, usize, Vec<u8>)>,
+}
+
+impl Shard {
+    /// Records waiters for `keys` of database `db` on this shard (called under the command's
+    /// locks).
+    pub fn add_waiters(
+        &mut self,
+        db: usize,
+        keys: Vec<Vec<u8>>,
+        home: usize,
+        conn: ConnId,
+        token: &Arc<AtomicBool>,
+    ) {
+        for k in keys {
+            self.waiters.entry((db, k)).or_default().push_back(Waiter {
+                home,
+                conn,
+                token: token.clone(),
+            });
+        }
+        self.notes.watching = !self.waiters.is_empty();
+    }
+
+    /// Drops the waiters of `keys` whose wait has ended.
+    pub fn prune_waiters(&mut self, db: usize, keys: Vec<Vec<u8>>) {
+        for k in keys {
+            let key = (db, k);
+            if let Some(q) = self.waiters.get_mut(&key) {
+                q.retain(|w| !w.token.load(Ordering::Acquire));
+                if q.is_empty() {
+                    self.waiters.remove(&key);
+                }
+            }
+        }
+        self.notes.watching = !self.waiters.is_empty();
+    }
+
+    /// Wakes the waiters of the keys that writes made ready.
+    pub fn serve_ready(&mut self) {
+        let ready = std::mem::take(&mut self.notes.ready);
+        for (db, key) in ready {
+            if self.owner(&key) != self.id {
+                continue;
+            }
+            let now = self.now_ms;
+            if self.keyspace.db(db).get_mut(&key, now).is_none() {
+                continue;
+            }
+            let entry = (db, key);
+            let Some(q) = self.waiters.get_mut(&entry) else {
+                continue;
+            };
+            let mut woken: Vec<(usize, ConnId)> = vec![];
+            while woken.is_empty() {
+                let Some(w) = q.pop_front() else { break };
+                if w.token
+                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok()
+                {
+                    woken.push((w.home, w.conn));
+                }
+            }
+            if q.is_empty() {
+                self.waiters.remove(&entry);
+            }
+            for (home, conn) in woken {
+                if home == self.id {
+                    self.wake_blocked(conn);
+                } else {
+                    self.send(
+                        home,
+                        Msg::Call(Box::new(move |h: &mut Shard| h.wake_blocked(conn))),
+                    );
+                }
+            }
+        }
+        self.notes.watching = !self.waiters.is_empty();
+    }
+
+    /// Starts waiting: the command found nothing and its waiters are registered.
+    pub fn block_conn(&mut self, id: ConnId, b: Blocked, timeout_ms: u64) {
+        let token = b.token.clone();
+        let Some(c) = self.conn_mut(id) else {
+            // The client left while the command ran.
+            token.store(true, Ordering::Release);
+            self.unregister(b.regs);
+            return;
+        };
+        c.pending = Some(Pending::Blocked(Box::new(b)));
+        self.blocked_clients += 1;
+        if timeout_ms > 0 {
+            self.after(
+                Duration::from_millis(timeout_ms),
+                Box::new(move |sh: &mut Shard| {
+                    if token
+                        .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                        .is_ok()
+                    {
+                        if let Some(b) = sh.take_blocked(id) {
+                            // Every blocking command times out with a null array.
+                            sh.unregister(b.regs);
+                            sh.reply_with(id, |r| r.null_array());
+                            sh.resume(id);
+                        }
+                    }
+                }),
+            );
+        }
+    }
+
+    /// Ends a client's wait without serving it (disconnect): true when it was blocked.
+    pub fn cancel_blocked(&mut self, id: ConnId) -> bool {
+        match self.conn_mut(id).and_then(|c| c.pending.as_ref()) {
+            // A wake already on its way finds the connection gone or no longer blocked.
+            Some(Pending::Blocked(b)) => b.token.store(true, Ordering::Release),
+            _ => return false,
+        }
+        if let Some(b) = self.take_blocked(id) {
+            self.unregister(b.regs);
+        }
+        true
+    }
+
+    fn take_blocked(&mut self, id: ConnId) -> Option<Box<Blocked>> {
+        let c = self.conn_mut(id)?;
+        match c.pending.take() {
+            Some(Pending::Blocked(b)) => {
+                self.blocked_clients -= 1;
+                Some(b)
+            }
+            other => {
+                c.pending = other;
+                None
+            }
+        }
+    }
+
+    /// Removes ended waiters from the shards they were registered on.
+    fn unregister(&mut self, regs: Vec<(usize, usize, Vec<u8>)>) {
+        let mut by_shard: Vec<(usize, usize, Vec<Vec<u8>>)> = vec![];
+        for (s, db, k) in regs {
+            match by_shard.iter_mut().find(|(x, d, _)| *x == s && *d == db) {
+                Some((_, _, v)) => v.push(k),
+                None => by_shard.push((s, db, vec![k])),
+            }
+        }
+        for (s, db, keys) in by_shard {
+            if s == self.id {
+                self.prune_waiters(db, keys);
+            } else {
+                self.send(
+                    s,
+                    Msg::Call(Box::new(move |x: &mut Shard| x.prune_waiters(db, keys))),
+                );
+            }
+        }
+    }
+
+    /// A key this client waits on became ready (its token is already claimed for it): run the
+    /// command again.
+    pub fn wake_blocked(&mut self, id: ConnId) {
+        let Some(b) = self.take_blocked(id) else {
+            return;
+        };
+        self.unregister(b.regs);
+        crate::txn::rerun_blocked(self, id, b.args);
+    }
+}
