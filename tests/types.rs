@@ -16,6 +16,8 @@ mod hll;
 mod list;
 #[path = "types/set.rs"]
 mod set;
+#[path = "types/stream.rs"]
+mod stream;
 #[path = "types/zset.rs"]
 mod zset;
 
@@ -96,6 +98,7 @@ const FAMILIES: &[Family] = &[
     zset::command,
     bitmap::command,
     hll::command,
+    stream::command,
     common,
 ];
 
@@ -169,4 +172,9 @@ fn bitmaps_agree_with_redis() {
 #[test]
 fn hyperloglogs_agree_with_redis() {
     run(5, &[601, 602]);
+}
+
+#[test]
+fn streams_agree_with_redis() {
+    run(6, &[701, 702]);
 }

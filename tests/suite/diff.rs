@@ -218,6 +218,7 @@ pub fn dump_key(c: &mut Conn, key: &str) -> (Resp, Resp, Resp, Resp) {
         Resp::Simple(s) if s == b"list" => parse(&c.cmd(&["LRANGE", key, "0", "-1"])),
         Resp::Simple(s) if s == b"hash" => canon(parse(&c.cmd(&["HGETALL", key])), Cmp::Pairs),
         Resp::Simple(s) if s == b"set" => canon(parse(&c.cmd(&["SMEMBERS", key])), Cmp::Sorted),
+        Resp::Simple(s) if s == b"stream" => parse(&c.cmd(&["XRANGE", key, "-", "+"])),
         Resp::Simple(s) if s == b"zset" => parse(&c.cmd(&["ZRANGE", key, "0", "-1", "WITHSCORES"])),
         _ => Resp::Nil,
     };

@@ -71,6 +71,9 @@ pub struct Notes {
     /// Set by a blocking command that found nothing to serve and wants to wait: the timeout in
     /// milliseconds (0 = forever). The command wrote no reply.
     pub block: Option<u64>,
+    /// With `block`: arguments to replace (position, new bytes) before the command is run
+    /// again when woken (XREAD's `$` becomes the stream's last ID at the time it blocked).
+    pub rewrite: Vec<(usize, Vec<u8>)>,
 }
 
 /// The slot routing already computed for one argument of the running command, so the table

@@ -15,6 +15,7 @@ pub mod list;
 pub mod registry;
 pub mod set;
 pub mod spec;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod zset;

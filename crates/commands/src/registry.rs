@@ -4,7 +4,7 @@
 use crate::ctx::Ctx;
 use crate::spec::CommandSpec;
 use crate::table::COMMANDS;
-use crate::{bitmap, generic, hash, hll, list, set, string, zset};
+use crate::{bitmap, generic, hash, hll, list, set, stream, string, zset};
 use hashbrown::HashMap;
 use shoal_protocol::Args;
 
@@ -180,6 +180,7 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
         zset::COMMANDS,
         bitmap::COMMANDS,
         hll::COMMANDS,
+        stream::COMMANDS,
     ];
     for (name, h, c) in families.into_iter().flatten() {
         m.insert(*name, (*h, *c));

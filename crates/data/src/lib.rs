@@ -10,6 +10,7 @@ pub mod listpack;
 pub mod numeric;
 pub mod set;
 pub mod slot;
+pub mod stream;
 pub mod value;
 pub mod zset;
 
@@ -20,6 +21,7 @@ pub use list::List;
 pub use listpack::Listpack;
 pub use set::Set;
 pub use slot::{key_slot, SLOTS};
+pub use stream::Stream;
 pub use value::{Value, ValueType};
 pub use zset::ZSet;
 

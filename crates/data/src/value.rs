@@ -2,7 +2,7 @@
 //! OBJECT ENCODING answers as Redis does; collections are boxed so a value stays small.
 
 use crate::numeric::parse_i64;
-use crate::{Hash, List, Set, ZSet};
+use crate::{Hash, List, Set, Stream, ZSet};
 
 /// Longest string Redis stores embedded in its object header (OBJ_ENCODING_EMBSTR_SIZE_LIMIT).
 pub const EMBSTR_SIZE_LIMIT: usize = 44;
@@ -26,6 +26,8 @@ pub enum Value {
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<ZSet>),
+    /// A stream.
+    Stream(Box<Stream>),
 }
 
 /// The Redis type of a value, as TYPE names it.
@@ -36,15 +38,17 @@ pub enum ValueType {
     Hash,
     Set,
     ZSet,
+    Stream,
 }
 
 impl ValueType {
-    const ALL: [ValueType; 5] = [
+    const ALL: [ValueType; 6] = [
         ValueType::String,
         ValueType::List,
         ValueType::Hash,
         ValueType::Set,
         ValueType::ZSet,
+        ValueType::Stream,
     ];
     /// The name TYPE replies with.
     pub fn name(self) -> &'static str {
@@ -54,6 +58,7 @@ impl ValueType {
             ValueType::Hash => "hash",
             ValueType::Set => "set",
             ValueType::ZSet => "zset",
+            ValueType::Stream => "stream",
         }
     }
     /// Parses a SCAN TYPE argument (case-insensitive).
@@ -96,6 +101,7 @@ impl Value {
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
             Value::ZSet(_) => ValueType::ZSet,
+            Value::Stream(_) => ValueType::Stream,
         }
     }
 
@@ -163,6 +169,7 @@ impl Value {
             Value::Hash(h) => h.encoding_name(),
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
+            Value::Stream(s) => s.encoding_name(),
         }
     }
 

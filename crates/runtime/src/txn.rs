@@ -843,7 +843,21 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
             }
             // Keys made ready are signalled by their own shards when written back.
             sh.notes.ready.truncate(ready_mark);
+            let rewrite = std::mem::take(&mut sh.notes.rewrite);
             if let Some(ms) = sh.notes.block.take() {
+                let owned = if rewrite.is_empty() {
+                    owned
+                } else {
+                    let args = owned.args();
+                    let mut b = ArgsBuf::default();
+                    for i in 0..args.len() {
+                        match rewrite.iter().find(|(p, _)| *p == i) {
+                            Some((_, v)) => b.push(v),
+                            None => b.push(args.get(i)),
+                        }
+                    }
+                    b
+                };
                 return block_body(sh, id, tx, owned, client, ms);
             }
             // What changed goes back to the owning shards.
