@@ -173,3 +173,45 @@ fn a_client_that_leaves_while_blocked_takes_nothing() {
         s.assert_running();
     }
 }
+
+#[test]
+fn client_unblock_from_another_connection() {
+    for s in servers() {
+        let mut w = s.conn();
+        let id = String::from_utf8(w.cmd(&["CLIENT", "ID"])).unwrap();
+        let id = id.trim_start_matches(':').trim().to_string();
+        let mut admin = s.conn();
+        w.send_cmd(&["BLPOP", "u", "0"]);
+        settle();
+        assert!(
+            String::from_utf8_lossy(&admin.cmd(&["INFO", "clients"])).contains("blocked_clients:1"),
+            "{}",
+            s.label()
+        );
+        assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), b":1\r\n");
+        assert_eq!(w.reply(), b"*-1\r\n", "{}", s.label());
+        assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id]), b":0\r\n");
+        w.send_cmd(&["BRPOP", "u", "0"]);
+        settle();
+        assert_eq!(admin.cmd(&["CLIENT", "UNBLOCK", &id, "ERROR"]), b":1\r\n");
+        assert_eq!(
+            w.reply(),
+            b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n",
+            "{}",
+            s.label()
+        );
+        assert_eq!(
+            admin.cmd(&["CLIENT", "UNBLOCK", &id, "BOGUS"]),
+            b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+        );
+        assert_eq!(
+            admin.cmd(&["CLIENT", "UNBLOCK", "abc"]),
+            b"-ERR value is not an integer or out of range\r\n"
+        );
+        assert!(
+            String::from_utf8_lossy(&admin.cmd(&["INFO", "clients"])).contains("blocked_clients:0"),
+            "{}",
+            s.label()
+        );
+    }
+}

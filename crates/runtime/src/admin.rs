@@ -415,6 +415,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
         }
         R::ClientList => return client_list(sh, id, args),
         R::ClientKill => return client_kill(sh, id, args),
+        R::ClientUnblock => return client_unblock(sh, id, args),
         R::ClientHelp => help(
             c.reply(),
             "CLIENT",
@@ -441,6 +442,8 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
                 "    Assign the name <name> to the current connection.",
                 "SETINFO <option> <value>",
                 "    Set client meta attr (LIB-NAME, LIB-VER).",
+                "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+                "    Unblock the specified blocked client.",
             ],
         ),
         R::Command => {
@@ -1124,6 +1127,45 @@ struct KillFilter {
     skip: Option<u64>,
     maxage: Option<i64>,
     no_match: bool,
+}
+
+/// CLIENT UNBLOCK id [TIMEOUT|ERROR]: ends the wait of a blocked client on any shard.
+fn client_unblock(sh: &mut Shard, id: ConnId, args: Args<'_>) -> Step {
+    let Some(target) = parse_i64(args.get(2)) else {
+        sh.reply_with(id, |r| r.error(err::NOT_INTEGER));
+        return Step::Done;
+    };
+    let error = match args.len() {
+        3 => false,
+        4 if args.get(3).eq_ignore_ascii_case(b"timeout") => false,
+        4 if args.get(3).eq_ignore_ascii_case(b"error") => true,
+        _ => {
+            sh.reply_with(id, |r| {
+                r.error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+            });
+            return Step::Done;
+        }
+    };
+    all_shards(
+        sh,
+        id,
+        move |x| {
+            let found = x
+                .conns
+                .iter()
+                .flatten()
+                .find(|c| c.client_id as i64 == target)
+                .map(|c| c.id);
+            match found {
+                Some(v) if x.unblock(v, error) => 1usize,
+                _ => 0,
+            }
+        },
+        move |sh, id, v| {
+            let n: usize = v.iter().sum();
+            sh.reply_with(id, |r| r.int(n as i64));
+        },
+    )
 }
 
 fn client_kill(sh: &mut Shard, id: ConnId, args: Args<'_>) -> Step {

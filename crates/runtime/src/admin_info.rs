@@ -141,9 +141,14 @@ fn render(sh: &Shard, sections: &[String], infos: &[ShardInfo]) -> String {
         section(&mut out, "Clients");
         let _ = write!(
             out,
-            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:0\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
+            "connected_clients:{}\r\ncluster_connections:0\r\nmaxclients:{}\r\nclient_recent_max_input_buffer:0\r\nclient_recent_max_output_buffer:0\r\nblocked_clients:{}\r\ntracking_clients:0\r\nclients_in_timeout_table:0\r\n",
             shared.clients.load(Ordering::Relaxed),
-            config.maxclients
+            config.maxclients,
+            shared
+                .stats
+                .iter()
+                .map(|s| s.blocked_clients.load(Ordering::Relaxed))
+                .sum::<u64>()
         );
     }
     if want("memory") {

@@ -133,6 +133,7 @@ impl Shard {
         };
         c.pending = Some(Pending::Blocked(Box::new(b)));
         self.blocked_clients += 1;
+        crate::shard::bump(&self.shared.stats[self.id].blocked_clients, 1);
         if timeout_ms > 0 {
             self.after(
                 Duration::from_millis(timeout_ms),
@@ -166,11 +167,43 @@ impl Shard {
         true
     }
 
+    /// CLIENT UNBLOCK: ends a blocked client's wait as a timeout would, or with an error.
+    pub fn unblock(&mut self, id: ConnId, error: bool) -> bool {
+        let claimed = match self.conn_mut(id).and_then(|c| c.pending.as_ref()) {
+            Some(Pending::Blocked(b)) => b
+                .token
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok(),
+            _ => false,
+        };
+        if !claimed {
+            return false;
+        }
+        let Some(b) = self.take_blocked(id) else {
+            return false;
+        };
+        self.unregister(b.regs);
+        self.reply_with(id, |r| {
+            if error {
+                r.error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+            } else {
+                r.null_array()
+            }
+        });
+        self.resume(id);
+        true
+    }
+
     fn take_blocked(&mut self, id: ConnId) -> Option<Box<Blocked>> {
         let c = self.conn_mut(id)?;
         match c.pending.take() {
             Some(Pending::Blocked(b)) => {
                 self.blocked_clients -= 1;
+                let s = &self.shared.stats[self.id].blocked_clients;
+                s.store(
+                    s.load(Ordering::Relaxed).saturating_sub(1),
+                    Ordering::Relaxed,
+                );
                 Some(b)
             }
             other => {

@@ -195,9 +195,8 @@ impl LockTable {
         }
         let locked = |i: usize| {
             self.dbs.values().any(|m| {
-                m.get(args.get(i)).is_some_and(|l| {
-                    l.writer.is_some() || (cmd.write && !l.readers.is_empty())
-                })
+                m.get(args.get(i))
+                    .is_some_and(|l| l.writer.is_some() || (cmd.write && !l.readers.is_empty()))
             })
         };
         if cmd.movable {

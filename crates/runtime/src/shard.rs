@@ -27,6 +27,8 @@ pub struct ShardStats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub connected_clients: AtomicU64,
+    /// Clients of this shard blocked on keys (INFO blocked_clients).
+    pub blocked_clients: AtomicU64,
     pub dirty: AtomicU64,
     /// Commands per second over the last 16 cron ticks (INFO instantaneous_ops_per_sec).
     pub instantaneous_ops: AtomicU64,
