@@ -186,6 +186,8 @@ impl<'a> Ctx<'a> {
     /// Looks up `key` for reading as a value of type `t`: replies WRONGTYPE and returns Err when
     /// it holds another type.
     #[inline]
+    // Err carries nothing: the WRONGTYPE error is already in the reply.
+    #[allow(clippy::result_unit_err)]
     pub fn read_typed(&mut self, key: &[u8], t: ValueType) -> Result<Option<&mut Entry>, ()> {
         let (e, reply) = self.lookup_for_reply(key);
         match e {
@@ -199,6 +201,8 @@ impl<'a> Ctx<'a> {
 
     /// Like [`Ctx::read_typed`] for a write (no hit/miss counting).
     #[inline]
+    // Err carries nothing: the WRONGTYPE error is already in the reply.
+    #[allow(clippy::result_unit_err)]
     pub fn write_typed(&mut self, key: &[u8], t: ValueType) -> Result<Option<&mut Entry>, ()> {
         let now = self.now_ms;
         let slot = self.slot_of(key);
@@ -218,6 +222,8 @@ impl<'a> Ctx<'a> {
 
     /// The entry of `key` of type `t`, created with `make` when absent; Err (WRONGTYPE replied)
     /// when it holds another type.
+    // Err carries nothing: the WRONGTYPE error is already in the reply.
+    #[allow(clippy::result_unit_err)]
     pub fn write_or_create(
         &mut self,
         key: &[u8],

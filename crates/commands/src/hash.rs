@@ -301,7 +301,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
                     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
                 )
             }
-            Some(n) if withvalues && (n > i64::MAX / 2 || n < -(i64::MAX / 2)) => {
+            Some(n) if withvalues && !(-(i64::MAX / 2)..=i64::MAX / 2).contains(&n) => {
                 return ctx.reply.error("ERR value is out of range")
             }
             Some(n) => count = Some(n),

@@ -83,7 +83,7 @@ pub fn movable(spec: &CommandSpec, args: &Args<'_>) -> KeyPositions {
                 (from..args.len()).find(|&i| args.get(i).eq_ignore_ascii_case(b"streams"))
             {
                 let rest = args.len() - s - 1;
-                if rest > 0 && rest % 2 == 0 {
+                if rest > 0 && rest.is_multiple_of(2) {
                     out.extend(s + 1..s + 1 + rest / 2);
                 }
             }

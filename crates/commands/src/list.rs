@@ -441,7 +441,9 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) {
     } else {
         (maxlen as usize).min(len)
     };
-    let mut skip = rank.unsigned_abs() - 1;
+    // Redis negates the rank in a C long: LONG_MIN stays negative and then matches the first
+    // element found from the tail.
+    let mut skip = if rank == i64::MIN { 0 } else { rank.unsigned_abs() - 1 };
     let mut found: Vec<i64> = vec![];
     for step in 0..limit {
         let idx = if rank > 0 { step } else { len - 1 - step };
@@ -516,7 +518,7 @@ pub fn rpoplpush(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 /// Parses a blocking timeout in seconds (fractions allowed) to milliseconds (0 = forever).
-fn timeout_ms(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
+pub(crate) fn timeout_ms(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<u64> {
     let t = std::str::from_utf8(arg)
         .ok()
         .filter(|_| shoal_data::numeric::is_long_double(arg))

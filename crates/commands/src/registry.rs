@@ -179,6 +179,7 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
         hash::COMMANDS,
         set::COMMANDS,
         zset::COMMANDS,
+        zset::BLOCKING,
         bitmap::COMMANDS,
         hll::COMMANDS,
         stream::COMMANDS,

@@ -15,9 +15,13 @@ pub enum Set {
     Table(Dict<()>),
 }
 
+/// Equal sets hold the same members in the same encoding (a command that only changes a set's
+/// encoding, as SUNIONSTORE of a table of integers into itself does, changed the value).
 impl PartialEq for Set {
     fn eq(&self, other: &Self) -> bool {
-        self.len() == other.len() && self.members().all(|m| other.contains(&m))
+        self.encoding_name() == other.encoding_name()
+            && self.len() == other.len()
+            && self.members().all(|m| other.contains(&m))
     }
 }
 
@@ -82,6 +86,14 @@ impl Set {
         match self {
             Set::Ints(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
             Set::Table(d) => d.contains(m),
+        }
+    }
+
+    /// Whether the integer `n` is a member (an intset is searched without formatting it).
+    pub fn contains_int(&self, n: i64) -> bool {
+        match self {
+            Set::Ints(v) => v.binary_search(&n).is_ok(),
+            Set::Table(d) => d.contains(itoa_buf::Buffer::new().format(n)),
         }
     }
 

@@ -1,23 +1,1578 @@
-//! Sorted sets (to be completed): a listpack while small, a skiplist with a member table past
-//! zset-max-listpack-entries / zset-max-listpack-value.
+//! Sorted sets with Redis 7.0's two encodings.
+//!
+//! * `listpack`: while the set has at most zset-max-listpack-entries members and none is longer
+//!   than zset-max-listpack-value bytes, one [`Listpack`] holds member, score, member, score...
+//!   sorted by (score, member); a score is 8 bytes of its f64 (`-0` is stored as `0`, as Redis's
+//!   listpack stores an integral score as an integer).
+//! * `skiplist`: past either limit (and never back), a skiplist with spans (O(log n) insert,
+//!   delete, rank and rank lookup) in an arena of nodes with u32 links, plus a member -> score
+//!   [`Dict`] for O(1) score lookups, random members and ZSCAN.
+//!
+//! Ordering is by score, then by member bytes (memcmp). A range query is answered as a window of
+//! ranks `[a, b)`, found the way Redis walks a range (the first or last element in range by a
+//! descent of the skiplist or a scan of the listpack, then a walk while in range), then read or
+//! removed by rank.
+
+use crate::dict::{Dict, Elem};
+use crate::listpack::{Listpack, Pos};
+use crate::Limits;
+use smallvec::SmallVec;
+use std::cmp::Ordering;
+use std::os::raw::{c_char, c_int};
+
+// ---------------------------------------------------------------------------------------------
+// Score parsing (strtod, as Redis does it)
+// ---------------------------------------------------------------------------------------------
+
+extern "C" {
+    fn strtod(s: *const c_char, end: *mut *mut c_char) -> f64;
+    fn __errno_location() -> *mut c_int;
+}
+
+const ERANGE: c_int = 34;
+
+/// Runs C's strtod over `s` (copied with a terminating NUL); returns the value, the number of
+/// bytes consumed (up to the first NUL) and whether errno was ERANGE.
+fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
+    let mut buf: SmallVec<[u8; 64]> = SmallVec::with_capacity(s.len() + 1);
+    buf.extend_from_slice(s);
+    buf.push(0);
+    let start = buf.as_ptr() as *const c_char;
+    let mut end: *mut c_char = std::ptr::null_mut();
+    // SAFETY: `buf` is NUL-terminated and outlives the call; strtod writes only `end`, which
+    // points into `buf`; errno is thread-local.
+    unsafe {
+        *__errno_location() = 0;
+        let v = strtod(start, &mut end);
+        let erange = *__errno_location() == ERANGE;
+        let used = if end.is_null() {
+            0
+        } else {
+            (end as usize).saturating_sub(start as usize)
+        };
+        (v, used, erange)
+    }
+}
+
+/// Parses a score as Redis's getDoubleFromObject: the whole string must be a strtod number
+/// without leading space, not NaN, and not out of range (an overflow or an underflow to zero).
+pub fn parse_score(s: &[u8]) -> Option<f64> {
+    if s.is_empty() || s[0].is_ascii_whitespace() || s[0] == 0x0b {
+        return None;
+    }
+    let (v, used, erange) = c_strtod(s);
+    if used != s.len() || v.is_nan() {
+        return None;
+    }
+    if erange && (v.is_infinite() || v == 0.0) {
+        return None;
+    }
+    Some(v)
+}
+
+/// A score range (ZRANGEBYSCORE, ZCOUNT...): `min`/`max` with exclusive flags.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ScoreRange {
+    pub min: f64,
+    pub minex: bool,
+    pub max: f64,
+    pub maxex: bool,
+}
+
+fn parse_range_item(s: &[u8]) -> Option<(f64, bool)> {
+    let (body, ex) = match s.first() {
+        Some(b'(') => (&s[1..], true),
+        _ => (s, false),
+    };
+    // Redis's zslParseRange: strtod on the C string; what follows the number must be its end
+    // (the first NUL), and NaN is refused. An empty string reads as 0.
+    let (v, used, _) = c_strtod(body);
+    let nul = body.iter().position(|&b| b == 0).unwrap_or(body.len());
+    if used != nul || v.is_nan() {
+        return None;
+    }
+    Some((v, ex))
+}
+
+impl ScoreRange {
+    /// Parses `min` and `max` as Redis's zslParseRange ("(" = exclusive, "-inf"/"+inf").
+    pub fn parse(min: &[u8], max: &[u8]) -> Option<ScoreRange> {
+        let (min, minex) = parse_range_item(min)?;
+        let (max, maxex) = parse_range_item(max)?;
+        Some(ScoreRange {
+            min,
+            minex,
+            max,
+            maxex,
+        })
+    }
+    /// Whether `v` is at or above the minimum.
+    #[inline]
+    pub fn gte_min(&self, v: f64) -> bool {
+        if self.minex {
+            v > self.min
+        } else {
+            v >= self.min
+        }
+    }
+    /// Whether `v` is at or below the maximum.
+    #[inline]
+    pub fn lte_max(&self, v: f64) -> bool {
+        if self.maxex {
+            v < self.max
+        } else {
+            v <= self.max
+        }
+    }
+    /// False for ranges that are always empty.
+    fn valid(&self) -> bool {
+        !(self.min > self.max || (self.min == self.max && (self.minex || self.maxex)))
+    }
+}
+
+/// One end of a lexicographic range.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LexBound<'a> {
+    /// `-`: below every string.
+    Min,
+    /// `+`: above every string.
+    Max,
+    /// `[x`
+    Incl(&'a [u8]),
+    /// `(x`
+    Excl(&'a [u8]),
+}
+
+impl<'a> LexBound<'a> {
+    fn parse(s: &'a [u8]) -> Option<LexBound<'a>> {
+        match s.first() {
+            Some(b'+') if s.len() == 1 || s[1] == 0 => Some(LexBound::Max),
+            Some(b'-') if s.len() == 1 || s[1] == 0 => Some(LexBound::Min),
+            Some(b'(') => Some(LexBound::Excl(&s[1..])),
+            Some(b'[') => Some(LexBound::Incl(&s[1..])),
+            _ => None,
+        }
+    }
+    fn exclusive(&self) -> bool {
+        !matches!(self, LexBound::Incl(_))
+    }
+}
+
+/// Redis's sdscmplex: `a` against `b`, with the infinities.
+fn cmp_lex(a: LexBound<'_>, b: LexBound<'_>) -> Ordering {
+    use LexBound::*;
+    match (a, b) {
+        (Min, Min) | (Max, Max) => Ordering::Equal,
+        (Min, _) | (_, Max) => Ordering::Less,
+        (Max, _) | (_, Min) => Ordering::Greater,
+        (Incl(x) | Excl(x), Incl(y) | Excl(y)) => x.cmp(y),
+    }
+}
+
+/// A lexicographic range (ZRANGEBYLEX, ZLEXCOUNT...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LexRange<'a> {
+    pub min: LexBound<'a>,
+    pub max: LexBound<'a>,
+}
+
+impl<'a> LexRange<'a> {
+    /// Parses `min` and `max` as Redis's zslParseLexRange (`[x`, `(x`, `-`, `+`).
+    pub fn parse(min: &'a [u8], max: &'a [u8]) -> Option<LexRange<'a>> {
+        Some(LexRange {
+            min: LexBound::parse(min)?,
+            max: LexBound::parse(max)?,
+        })
+    }
+    /// Whether `v` is at or above the minimum.
+    #[inline]
+    pub fn gte_min(&self, v: &[u8]) -> bool {
+        match self.min {
+            LexBound::Min => true,
+            LexBound::Max => false,
+            LexBound::Incl(m) => v >= m,
+            LexBound::Excl(m) => v > m,
+        }
+    }
+    /// Whether `v` is at or below the maximum.
+    #[inline]
+    pub fn lte_max(&self, v: &[u8]) -> bool {
+        match self.max {
+            LexBound::Min => false,
+            LexBound::Max => true,
+            LexBound::Incl(m) => v <= m,
+            LexBound::Excl(m) => v < m,
+        }
+    }
+    fn valid(&self) -> bool {
+        match cmp_lex(self.min, self.max) {
+            Ordering::Greater => false,
+            Ordering::Equal => !(self.min.exclusive() || self.max.exclusive()),
+            Ordering::Less => true,
+        }
+    }
+}
+
+/// The order of sorted set elements: by score, then by member bytes.
+#[inline]
+fn cmp_elem(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
+    if s1 < s2 {
+        Ordering::Less
+    } else if s1 > s2 {
+        Ordering::Greater
+    } else {
+        m1.cmp(m2)
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Skiplist
+// ---------------------------------------------------------------------------------------------
+
+const MAX_LEVEL: usize = 32;
+/// Node 0 is the header; as a link target it means "none" (no link ever points at the header).
+const NIL: u32 = 0;
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Link {
+    fwd: u32,
+    span: u32,
+}
+
+#[derive(Clone, Debug)]
+struct Node {
+    ele: Elem,
+    score: f64,
+    back: u32,
+    lv: SmallVec<[Link; 2]>,
+}
+
+#[derive(Clone, Debug)]
+struct SkipList {
+    nodes: Vec<Node>,
+    free: Vec<u32>,
+    level: usize,
+    len: usize,
+    tail: u32,
+    seed: u64,
+}
+
+impl SkipList {
+    fn new() -> Self {
+        let head = Node {
+            ele: Elem::new(),
+            score: 0.0,
+            back: NIL,
+            lv: SmallVec::from_elem(Link::default(), MAX_LEVEL),
+        };
+        SkipList {
+            nodes: vec![head],
+            free: Vec::new(),
+            level: 1,
+            len: 0,
+            tail: NIL,
+            seed: 0x9e37_79b9_7f4a_7c15,
+        }
+    }
+
+    fn random_level(&mut self) -> usize {
+        let mut level = 1;
+        loop {
+            let mut x = self.seed;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.seed = x;
+            // Probability 1/4 of one more level, as Redis's ZSKIPLIST_P.
+            if level < MAX_LEVEL && (x >> 32) & 3 == 0 {
+                level += 1;
+            } else {
+                return level;
+            }
+        }
+    }
+
+    #[inline]
+    fn fwd(&self, x: u32, i: usize) -> u32 {
+        self.nodes[x as usize].lv[i].fwd
+    }
+
+    #[inline]
+    fn span(&self, x: u32, i: usize) -> u32 {
+        self.nodes[x as usize].lv[i].span
+    }
+
+    #[inline]
+    fn node(&self, x: u32) -> &Node {
+        &self.nodes[x as usize]
+    }
+
+    #[inline]
+    fn first(&self) -> u32 {
+        self.fwd(0, 0)
+    }
+
+    fn alloc(&mut self, ele: &[u8], score: f64, level: usize) -> u32 {
+        let node = Node {
+            ele: Elem::from_slice(ele),
+            score,
+            back: NIL,
+            lv: SmallVec::from_elem(Link::default(), level),
+        };
+        match self.free.pop() {
+            Some(i) => {
+                self.nodes[i as usize] = node;
+                i
+            }
+            None => {
+                self.nodes.push(node);
+                (self.nodes.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, x: u32) -> Elem {
+        let n = &mut self.nodes[x as usize];
+        let ele = std::mem::take(&mut n.ele);
+        n.lv = SmallVec::new();
+        self.free.push(x);
+        if self.len == 0 {
+            self.nodes.truncate(1);
+            self.free.clear();
+        }
+        ele
+    }
+
+    /// Whether node `x` sorts before (score, ele).
+    #[inline]
+    fn before(&self, x: u32, score: f64, ele: &[u8]) -> bool {
+        let n = self.node(x);
+        cmp_elem(n.score, &n.ele, score, ele) == Ordering::Less
+    }
+
+    /// Inserts an element known to be absent.
+    fn insert(&mut self, score: f64, ele: &[u8]) -> u32 {
+        let mut update = [0u32; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let mut x = 0u32;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && self.before(f, score, ele) {
+                    rank[i] += self.span(x, i);
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        let level = self.random_level();
+        if level > self.level {
+            for i in self.level..level {
+                rank[i] = 0;
+                update[i] = 0;
+                self.nodes[0].lv[i].span = self.len as u32;
+            }
+            self.level = level;
+        }
+        let x = self.alloc(ele, score, level);
+        for i in 0..level {
+            let u = update[i] as usize;
+            let ul = self.nodes[u].lv[i];
+            self.nodes[x as usize].lv[i] = Link {
+                fwd: ul.fwd,
+                span: ul.span - (rank[0] - rank[i]),
+            };
+            self.nodes[u].lv[i] = Link {
+                fwd: x,
+                span: (rank[0] - rank[i]) + 1,
+            };
+        }
+        for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
+            self.nodes[u as usize].lv[i].span += 1;
+        }
+        self.nodes[x as usize].back = update[0];
+        let f = self.fwd(x, 0);
+        if f != NIL {
+            self.nodes[f as usize].back = x;
+        } else {
+            self.tail = x;
+        }
+        self.len += 1;
+        x
+    }
+
+    /// Unlinks node `x` given its predecessors at every level; returns its member.
+    fn delete_node(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Elem {
+        for (i, &u) in update.iter().enumerate().take(self.level) {
+            let u = u as usize;
+            if self.nodes[u].lv[i].fwd == x {
+                let xl = self.nodes[x as usize].lv[i];
+                let ul = &mut self.nodes[u].lv[i];
+                ul.span = ul.span + xl.span - 1;
+                ul.fwd = xl.fwd;
+            } else {
+                self.nodes[u].lv[i].span -= 1;
+            }
+        }
+        let (f, b) = (self.fwd(x, 0), self.node(x).back);
+        if f != NIL {
+            self.nodes[f as usize].back = b;
+        } else {
+            self.tail = b;
+        }
+        while self.level > 1 && self.fwd(0, self.level - 1) == NIL {
+            self.level -= 1;
+        }
+        self.len -= 1;
+        self.release(x)
+    }
+
+    /// The predecessors of (score, ele) at every level.
+    fn find_update(&self, score: f64, ele: &[u8]) -> [u32; MAX_LEVEL] {
+        let mut update = [0u32; MAX_LEVEL];
+        let mut x = 0u32;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && self.before(f, score, ele) {
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        update
+    }
+
+    /// Deletes (score, ele); false when absent.
+    fn delete(&mut self, score: f64, ele: &[u8]) -> bool {
+        let update = self.find_update(score, ele);
+        let x = self.fwd(update[0], 0);
+        if x != NIL && self.node(x).score == score && self.node(x).ele.as_slice() == ele {
+            self.delete_node(x, &update);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Changes the score of an existing element.
+    fn update_score(&mut self, cur: f64, ele: &[u8], new: f64) {
+        let update = self.find_update(cur, ele);
+        let x = self.fwd(update[0], 0);
+        if x == NIL || self.node(x).ele.as_slice() != ele {
+            return;
+        }
+        let (b, f) = (self.node(x).back, self.fwd(x, 0));
+        if (b == NIL || self.node(b).score < new) && (f == NIL || self.node(f).score > new) {
+            self.nodes[x as usize].score = new;
+            return;
+        }
+        let ele = self.delete_node(x, &update);
+        self.insert(new, &ele);
+    }
+
+    /// 1-based rank of (score, ele), 0 when absent.
+    fn rank(&self, score: f64, ele: &[u8]) -> usize {
+        let mut x = 0u32;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = self.node(f);
+                    cmp_elem(n.score, &n.ele, score, ele) != Ordering::Greater
+                } {
+                    rank += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            if x != 0 && self.node(x).ele.as_slice() == ele {
+                return rank;
+            }
+        }
+        0
+    }
+
+    /// The node at 1-based `rank`, NIL when out of range; also the predecessors at every level.
+    fn by_rank_update(&self, rank: usize) -> (u32, [u32; MAX_LEVEL]) {
+        let mut update = [0u32; MAX_LEVEL];
+        let mut x = 0u32;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && traversed + (self.span(x, i) as usize) < rank {
+                    traversed += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            update[i] = x;
+        }
+        (self.fwd(x, 0), update)
+    }
+
+    /// The node at 1-based `rank`, NIL when out of range.
+    fn by_rank(&self, rank: usize) -> u32 {
+        if rank == 0 || rank > self.len {
+            return NIL;
+        }
+        if rank == self.len {
+            return self.tail;
+        }
+        let mut x = 0u32;
+        let mut traversed = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && traversed + (self.span(x, i) as usize) <= rank {
+                    traversed += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+            if traversed == rank {
+                return x;
+            }
+        }
+        NIL
+    }
+
+    /// How many leading elements satisfy `pred` (for a predicate true on a prefix of the order;
+    /// otherwise the answer depends on the skiplist's shape, as in Redis).
+    fn count_while(&self, pred: impl Fn(f64, &[u8]) -> bool) -> usize {
+        let mut x = 0u32;
+        let mut rank = 0usize;
+        for i in (0..self.level).rev() {
+            loop {
+                let f = self.fwd(x, i);
+                if f != NIL && {
+                    let n = self.node(f);
+                    pred(n.score, &n.ele)
+                } {
+                    rank += self.span(x, i) as usize;
+                    x = f;
+                } else {
+                    break;
+                }
+            }
+        }
+        rank
+    }
+
+    /// Removes ranks `[start, end)` (0-based), calling `gone` with each member.
+    fn delete_ranks(&mut self, start: usize, end: usize, mut gone: impl FnMut(&[u8])) {
+        if start >= end {
+            return;
+        }
+        let (mut x, update) = self.by_rank_update(start + 1);
+        for _ in start..end {
+            if x == NIL {
+                break;
+            }
+            let next = self.fwd(x, 0);
+            let ele = self.delete_node(x, &update);
+            gone(&ele);
+            x = next;
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Listpack helpers: entries are member, score, member, score...
+// ---------------------------------------------------------------------------------------------
+
+#[inline]
+fn decode_score(b: &[u8]) -> f64 {
+    match <[u8; 8]>::try_from(b) {
+        Ok(a) => f64::from_le_bytes(a),
+        Err(_) => 0.0,
+    }
+}
+
+#[inline]
+fn encode_score(s: f64) -> [u8; 8] {
+    // A listpack keeps an integral score as an integer: -0 reads back as 0.
+    let s = if s == 0.0 { 0.0 } else { s };
+    s.to_le_bytes()
+}
+
+/// The pairs of a listpack, in order.
+struct PackPairs<'a> {
+    it: crate::listpack::Iter<'a>,
+}
+
+impl<'a> Iterator for PackPairs<'a> {
+    type Item = (&'a [u8], f64);
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        let m = self.it.next()?;
+        let s = self.it.next()?;
+        Some((m, decode_score(s)))
+    }
+}
+
+fn pairs(lp: &Listpack) -> PackPairs<'_> {
+    PackPairs { it: lp.iter() }
+}
+
+/// Position of the `rank`-th pair (or the end).
+fn pack_pos(lp: &Listpack, rank: usize) -> Pos {
+    let mut pos = 0;
+    for _ in 0..rank * 2 {
+        if pos >= lp.end() {
+            break;
+        }
+        pos = lp.entry(pos).1;
+    }
+    pos
+}
+
+/// Position, score and rank of `m`.
+fn pack_find(lp: &Listpack, m: &[u8]) -> Option<(Pos, f64, usize)> {
+    let mut pos = 0;
+    let mut rank = 0;
+    while pos < lp.end() {
+        let (e, after) = lp.entry(pos);
+        let (s, next) = lp.entry(after);
+        if e == m {
+            return Some((pos, decode_score(s), rank));
+        }
+        pos = next;
+        rank += 1;
+    }
+    None
+}
+
+fn pack_insert(lp: &mut Listpack, score: f64, m: &[u8]) {
+    let mut pos = 0;
+    while pos < lp.end() {
+        let (e, after) = lp.entry(pos);
+        let (s, next) = lp.entry(after);
+        if cmp_elem(decode_score(s), e, score, m) == Ordering::Greater {
+            break;
+        }
+        pos = next;
+    }
+    lp.insert(pos, &encode_score(score));
+    lp.insert(pos, m);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The sorted set
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Clone, Debug)]
+struct Skip {
+    list: SkipList,
+    dict: Dict<f64>,
+}
+
+#[derive(Clone, Debug)]
+enum Repr {
+    Pack(Listpack),
+    Skip(Box<Skip>),
+}
 
 /// A sorted set value.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct ZSet {
-    len: usize,
+    repr: Repr,
+}
+
+impl Default for ZSet {
+    fn default() -> Self {
+        ZSet {
+            repr: Repr::Pack(Listpack::new()),
+        }
+    }
+}
+
+impl PartialEq for ZSet {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len()
+            && self
+                .iter()
+                .zip(other.iter())
+                .all(|((a, x), (b, y))| a == b && x.to_bits() == y.to_bits())
+    }
+}
+
+/// ZADD's input flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AddFlags {
+    pub incr: bool,
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+}
+
+/// What one ZADD element did (Redis's zsetAdd out flags).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum AddOutcome {
+    /// A new member, with this score.
+    Added(f64),
+    /// The score changed to this one.
+    Updated(f64),
+    /// Processed, score unchanged (re-added with the same score, or a zero increment).
+    Same(f64),
+    /// Not processed because of NX, XX, GT or LT.
+    Nop,
+    /// The increment produced NaN; nothing changed.
+    Nan,
+}
+
+/// Iterator over (member, score) in order.
+pub struct Iter<'a> {
+    inner: IterInner<'a>,
+}
+
+enum IterInner<'a> {
+    Pack(PackPairs<'a>),
+    Skip(&'a SkipList, u32),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], f64);
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.inner {
+            IterInner::Pack(p) => p.next(),
+            IterInner::Skip(l, x) => {
+                if *x == NIL {
+                    return None;
+                }
+                let n = l.node(*x);
+                *x = l.fwd(*x, 0);
+                Some((n.ele.as_slice(), n.score))
+            }
+        }
+    }
 }
 
 impl ZSet {
+    /// An empty set in the encoding Redis's ZADD creates for a first member of `first_len`
+    /// bytes.
+    pub fn for_first_member(first_len: usize, limits: &Limits) -> ZSet {
+        if limits.zset_max_listpack_entries == 0 || first_len > limits.zset_max_listpack_value {
+            ZSet::new_skiplist()
+        } else {
+            ZSet::default()
+        }
+    }
+
+    /// An empty skiplist-encoded set.
+    pub fn new_skiplist() -> ZSet {
+        ZSet {
+            repr: Repr::Skip(Box::new(Skip {
+                list: SkipList::new(),
+                dict: Dict::default(),
+            })),
+        }
+    }
+
+    /// A set of distinct members already sorted by (score, member), in the encoding Redis
+    /// gives a stored result (zsetConvertToListpackIfNeeded over a skiplist).
+    pub fn from_sorted(items: &[(Elem, f64)], limits: &Limits) -> ZSet {
+        let maxlen = items.iter().map(|(m, _)| m.len()).max().unwrap_or(0);
+        if items.len() <= limits.zset_max_listpack_entries
+            && maxlen <= limits.zset_max_listpack_value
+        {
+            let mut lp = Listpack::new();
+            for (m, s) in items {
+                lp.push(m);
+                lp.push(&encode_score(*s));
+            }
+            ZSet {
+                repr: Repr::Pack(lp),
+            }
+        } else {
+            let mut z = ZSet::new_skiplist();
+            if let Repr::Skip(sk) = &mut z.repr {
+                sk.dict = Dict::with_capacity(items.len());
+                for (m, s) in items.iter().rev() {
+                    sk.list.insert(*s, m);
+                    sk.dict.insert(m, *s);
+                }
+            }
+            z
+        }
+    }
+
     /// Number of members.
     pub fn len(&self) -> usize {
-        self.len
+        match &self.repr {
+            Repr::Pack(lp) => lp.len() / 2,
+            Repr::Skip(s) => s.list.len,
+        }
     }
+
     /// True when empty.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.len() == 0
     }
+
     /// OBJECT ENCODING's name.
     pub fn encoding_name(&self) -> &'static str {
-        "listpack"
+        match &self.repr {
+            Repr::Pack(_) => "listpack",
+            Repr::Skip(_) => "skiplist",
+        }
+    }
+
+    /// Whether the set is listpack-encoded.
+    pub fn is_listpack(&self) -> bool {
+        matches!(self.repr, Repr::Pack(_))
+    }
+
+    /// The member table of a skiplist-encoded set (ZSCAN); None for a listpack.
+    pub fn table(&self) -> Option<&Dict<f64>> {
+        match &self.repr {
+            Repr::Pack(_) => None,
+            Repr::Skip(s) => Some(&s.dict),
+        }
+    }
+
+    /// Every (member, score), in order.
+    pub fn iter(&self) -> Iter<'_> {
+        match &self.repr {
+            Repr::Pack(lp) => Iter {
+                inner: IterInner::Pack(pairs(lp)),
+            },
+            Repr::Skip(s) => Iter {
+                inner: IterInner::Skip(&s.list, s.list.first()),
+            },
+        }
+    }
+
+    /// The score of `m`.
+    pub fn score(&self, m: &[u8]) -> Option<f64> {
+        match &self.repr {
+            Repr::Pack(lp) => pack_find(lp, m).map(|(_, s, _)| s),
+            Repr::Skip(s) => s.dict.get(m).copied(),
+        }
+    }
+
+    /// The 0-based rank of `m` (from the highest score when `rev`).
+    pub fn rank(&self, m: &[u8], rev: bool) -> Option<usize> {
+        let r = match &self.repr {
+            Repr::Pack(lp) => pack_find(lp, m).map(|(_, _, r)| r),
+            Repr::Skip(s) => {
+                let score = *s.dict.get(m)?;
+                match s.list.rank(score, m) {
+                    0 => None,
+                    r => Some(r - 1),
+                }
+            }
+        }?;
+        Some(if rev { self.len() - 1 - r } else { r })
+    }
+
+    fn convert_to_skiplist(&mut self) {
+        if let Repr::Pack(lp) = &self.repr {
+            let mut sk = Skip {
+                list: SkipList::new(),
+                dict: Dict::with_capacity(lp.len() / 2),
+            };
+            for (m, s) in pairs(lp) {
+                sk.list.insert(s, m);
+                sk.dict.insert(m, s);
+            }
+            self.repr = Repr::Skip(Box::new(sk));
+        }
+    }
+
+    /// Adds or updates `m` as Redis's zsetAdd, converting to a skiplist when a new member
+    /// would pass the listpack limits.
+    pub fn add(&mut self, score: f64, m: &[u8], f: AddFlags, limits: &Limits) -> AddOutcome {
+        if score.is_nan() {
+            return AddOutcome::Nan;
+        }
+        let cur = self.score(m);
+        if let Some(cur) = cur {
+            if f.nx {
+                return AddOutcome::Nop;
+            }
+            let mut score = score;
+            if f.incr {
+                score += cur;
+                if score.is_nan() {
+                    return AddOutcome::Nan;
+                }
+            }
+            if (f.lt && score >= cur) || (f.gt && score <= cur) {
+                return AddOutcome::Nop;
+            }
+            if score == cur {
+                return AddOutcome::Same(score);
+            }
+            match &mut self.repr {
+                Repr::Pack(lp) => {
+                    if let Some((pos, _, _)) = pack_find(lp, m) {
+                        lp.remove(pos, 2);
+                    }
+                    pack_insert(lp, score, m);
+                }
+                Repr::Skip(s) => {
+                    s.list.update_score(cur, m, score);
+                    if let Some(v) = s.dict.get_mut(m) {
+                        *v = score;
+                    }
+                }
+            }
+            return AddOutcome::Updated(score);
+        }
+        if f.xx {
+            return AddOutcome::Nop;
+        }
+        if let Repr::Pack(lp) = &mut self.repr {
+            if lp.len() / 2 + 1 > limits.zset_max_listpack_entries
+                || m.len() > limits.zset_max_listpack_value
+            {
+                self.convert_to_skiplist();
+            } else {
+                pack_insert(lp, score, m);
+                return AddOutcome::Added(score);
+            }
+        }
+        if let Repr::Skip(s) = &mut self.repr {
+            s.list.insert(score, m);
+            s.dict.insert(m, score);
+        }
+        AddOutcome::Added(score)
+    }
+
+    /// Removes `m`; true when it was a member.
+    pub fn remove(&mut self, m: &[u8]) -> bool {
+        match &mut self.repr {
+            Repr::Pack(lp) => match pack_find(lp, m) {
+                Some((pos, _, _)) => {
+                    lp.remove(pos, 2);
+                    true
+                }
+                None => false,
+            },
+            Repr::Skip(s) => match s.dict.remove(m) {
+                Some(score) => s.list.delete(score, m),
+                None => false,
+            },
+        }
+    }
+
+    /// The element at 0-based `rank`.
+    pub fn nth(&self, rank: usize) -> Option<(&[u8], f64)> {
+        if rank >= self.len() {
+            return None;
+        }
+        match &self.repr {
+            Repr::Pack(lp) => {
+                let pos = pack_pos(lp, rank);
+                let (m, after) = lp.entry(pos);
+                Some((m, decode_score(lp.entry(after).0)))
+            }
+            Repr::Skip(s) => {
+                let x = s.list.by_rank(rank + 1);
+                (x != NIL).then(|| {
+                    let n = s.list.node(x);
+                    (n.ele.as_slice(), n.score)
+                })
+            }
+        }
+    }
+
+    /// A uniformly random element (`rand` gives random 64-bit numbers).
+    pub fn random(&self, mut rand: impl FnMut() -> u64) -> Option<(&[u8], f64)> {
+        match &self.repr {
+            Repr::Pack(_) => {
+                let n = self.len();
+                if n == 0 {
+                    return None;
+                }
+                self.nth((rand() % n as u64) as usize)
+            }
+            Repr::Skip(s) => s.dict.random(rand).map(|(m, v)| (m.as_slice(), *v)),
+        }
+    }
+
+    /// Calls `f` for the elements of ranks `[start, end)` (0-based, clamped), in order, or in
+    /// reverse order (from `end - 1` down to `start`) when `rev`.
+    pub fn for_each_rank(
+        &self,
+        start: usize,
+        end: usize,
+        rev: bool,
+        mut f: impl FnMut(&[u8], f64),
+    ) {
+        let end = end.min(self.len());
+        if start >= end {
+            return;
+        }
+        match &self.repr {
+            Repr::Pack(lp) => {
+                let mut it = pairs(lp).skip(start).take(end - start);
+                if rev {
+                    let v: SmallVec<[(&[u8], f64); 32]> = it.collect();
+                    for (m, s) in v.into_iter().rev() {
+                        f(m, s);
+                    }
+                } else {
+                    for (m, s) in &mut it {
+                        f(m, s);
+                    }
+                }
+            }
+            Repr::Skip(s) => {
+                let l = &s.list;
+                let mut x = l.by_rank(if rev { end } else { start + 1 });
+                for _ in start..end {
+                    if x == NIL {
+                        break;
+                    }
+                    let n = l.node(x);
+                    f(&n.ele, n.score);
+                    x = if rev { n.back } else { l.fwd(x, 0) };
+                }
+            }
+        }
+    }
+
+    /// Removes the elements of ranks `[start, end)` (0-based, clamped); returns how many.
+    pub fn remove_ranks(&mut self, start: usize, end: usize) -> usize {
+        let end = end.min(self.len());
+        if start >= end {
+            return 0;
+        }
+        match &mut self.repr {
+            Repr::Pack(lp) => {
+                let pos = pack_pos(lp, start);
+                lp.remove(pos, (end - start) * 2);
+            }
+            Repr::Skip(s) => {
+                let Skip { list, dict } = &mut **s;
+                list.delete_ranks(start, end, |m| {
+                    dict.remove(m);
+                });
+            }
+        }
+        end - start
+    }
+
+    /// Whether the range can hold anything: the last element reaches the minimum and the first
+    /// is within the maximum (Redis's zslIsInRange / zzlIsInRange, and their lex forms).
+    fn in_range<G, L>(&self, valid: bool, gte_min: &G, lte_max: &L) -> bool
+    where
+        G: Fn(f64, &[u8]) -> bool,
+        L: Fn(f64, &[u8]) -> bool,
+    {
+        let n = self.len();
+        if !valid || n == 0 {
+            return false;
+        }
+        match (self.nth(0), self.nth(n - 1)) {
+            (Some(first), Some(last)) => gte_min(last.1, last.0) && lte_max(first.1, first.0),
+            _ => false,
+        }
+    }
+
+    /// The rank of the first element in range, found as Redis does (a scan of a listpack, a
+    /// descent of a skiplist), or None.
+    fn first_in_range<G, L>(&self, valid: bool, gte_min: &G, lte_max: &L) -> Option<usize>
+    where
+        G: Fn(f64, &[u8]) -> bool,
+        L: Fn(f64, &[u8]) -> bool,
+    {
+        if !self.in_range(valid, gte_min, lte_max) {
+            return None;
+        }
+        let lo = match &self.repr {
+            Repr::Pack(lp) => pairs(lp).position(|(m, s)| gte_min(s, m))?,
+            Repr::Skip(s) => s.list.count_while(|s, m| !gte_min(s, m)),
+        };
+        let (m, s) = self.nth(lo)?;
+        lte_max(s, m).then_some(lo)
+    }
+
+    /// The rank of the last element in range, found as Redis does, or None.
+    fn last_in_range<G, L>(&self, valid: bool, gte_min: &G, lte_max: &L) -> Option<usize>
+    where
+        G: Fn(f64, &[u8]) -> bool,
+        L: Fn(f64, &[u8]) -> bool,
+    {
+        if !self.in_range(valid, gte_min, lte_max) {
+            return None;
+        }
+        let hi = match &self.repr {
+            Repr::Pack(lp) => {
+                let v: SmallVec<[(&[u8], f64); 32]> = pairs(lp).collect();
+                v.iter().rposition(|(m, s)| lte_max(*s, m))? + 1
+            }
+            Repr::Skip(s) => s.list.count_while(|s, m| lte_max(s, m)),
+        };
+        let last = hi.checked_sub(1)?;
+        let (m, s) = self.nth(last)?;
+        gte_min(s, m).then_some(last)
+    }
+
+    /// From rank `start`, skips `offset` elements (unchecked, as Redis), then counts the
+    /// elements for which `keep` holds, at most `limit`; forward, or backward when `rev`.
+    /// Returns the ranks visited as a window `[a, b)`.
+    fn walk<K>(
+        &self,
+        start: usize,
+        rev: bool,
+        offset: usize,
+        limit: Option<usize>,
+        keep: &K,
+    ) -> (usize, usize)
+    where
+        K: Fn(f64, &[u8]) -> bool,
+    {
+        let n = self.len();
+        let limit = limit.unwrap_or(usize::MAX);
+        let from = if rev {
+            match start.checked_sub(offset) {
+                Some(p) => p,
+                None => return (0, 0),
+            }
+        } else {
+            match start.checked_add(offset) {
+                Some(p) if p < n => p,
+                _ => return (0, 0),
+            }
+        };
+        let mut count = 0usize;
+        match &self.repr {
+            Repr::Pack(lp) => {
+                let v: SmallVec<[(&[u8], f64); 32]> = pairs(lp).collect();
+                let mut i = from as isize;
+                while count < limit && i >= 0 && (i as usize) < v.len() {
+                    let (m, s) = v[i as usize];
+                    if !keep(s, m) {
+                        break;
+                    }
+                    count += 1;
+                    i += if rev { -1 } else { 1 };
+                }
+            }
+            Repr::Skip(sk) => {
+                let l = &sk.list;
+                let mut x = l.by_rank(from + 1);
+                while count < limit && x != NIL {
+                    let node = l.node(x);
+                    if !keep(node.score, &node.ele) {
+                        break;
+                    }
+                    count += 1;
+                    x = if rev { node.back } else { l.fwd(x, 0) };
+                }
+            }
+        }
+        if count == 0 {
+            (0, 0)
+        } else if rev {
+            (from + 1 - count, from + 1)
+        } else {
+            (from, from + count)
+        }
+    }
+
+    fn range_walk<G, L>(
+        &self,
+        valid: bool,
+        gte_min: G,
+        lte_max: L,
+        rev: bool,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> (usize, usize)
+    where
+        G: Fn(f64, &[u8]) -> bool,
+        L: Fn(f64, &[u8]) -> bool,
+    {
+        if rev {
+            match self.last_in_range(valid, &gte_min, &lte_max) {
+                Some(last) => self.walk(last, true, offset, limit, &gte_min),
+                None => (0, 0),
+            }
+        } else {
+            match self.first_in_range(valid, &gte_min, &lte_max) {
+                Some(first) => self.walk(first, false, offset, limit, &lte_max),
+                None => (0, 0),
+            }
+        }
+    }
+
+    /// The ranks `[a, b)` that Z[REV]RANGEBYSCORE with LIMIT `offset` `limit` (None: no limit)
+    /// returns: from the first element in range (the last when `rev`), `offset` skipped, then
+    /// while in range. Read them with [`ZSet::for_each_rank`] (`rev` as here).
+    pub fn score_range(
+        &self,
+        r: &ScoreRange,
+        rev: bool,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> (usize, usize) {
+        self.range_walk(
+            r.valid(),
+            |s, _| r.gte_min(s),
+            |s, _| r.lte_max(s),
+            rev,
+            offset,
+            limit,
+        )
+    }
+
+    /// The ranks `[a, b)` that Z[REV]RANGEBYLEX returns, as [`ZSet::score_range`]. Over members
+    /// of different scores the answer is Redis's: its walk, from a start found by a scan of a
+    /// listpack or a descent of a skiplist (whose shape then matters, in Redis as here).
+    pub fn lex_range(
+        &self,
+        r: &LexRange<'_>,
+        rev: bool,
+        offset: usize,
+        limit: Option<usize>,
+    ) -> (usize, usize) {
+        self.range_walk(
+            r.valid(),
+            |_, m| r.gte_min(m),
+            |_, m| r.lte_max(m),
+            rev,
+            offset,
+            limit,
+        )
+    }
+
+    /// ZCOUNT / ZLEXCOUNT: a walk of a listpack; the ranks of the first and last elements in
+    /// range in a skiplist (which can make the count negative when a lex range does not follow
+    /// the set's order, as in Redis).
+    fn count_range<G, L>(&self, valid: bool, gte_min: G, lte_max: L) -> i64
+    where
+        G: Fn(f64, &[u8]) -> bool,
+        L: Fn(f64, &[u8]) -> bool,
+    {
+        let Some(first) = self.first_in_range(valid, &gte_min, &lte_max) else {
+            return 0;
+        };
+        match &self.repr {
+            Repr::Pack(_) => {
+                let (a, b) = self.walk(first, false, 0, None, &lte_max);
+                (b - a) as i64
+            }
+            Repr::Skip(_) => {
+                let n = self.len() as i64;
+                match self.last_in_range(valid, &gte_min, &lte_max) {
+                    Some(last) => last as i64 + 1 - first as i64,
+                    None => n - first as i64,
+                }
+            }
+        }
+    }
+
+    /// ZCOUNT: how many elements are in a score range.
+    pub fn score_count(&self, r: &ScoreRange) -> i64 {
+        self.count_range(r.valid(), |s, _| r.gte_min(s), |s, _| r.lte_max(s))
+    }
+
+    /// ZLEXCOUNT: how many elements are in a lex range.
+    pub fn lex_count(&self, r: &LexRange<'_>) -> i64 {
+        self.count_range(r.valid(), |_, m| r.gte_min(m), |_, m| r.lte_max(m))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    /// Total order key for the model: (score, member).
+    #[derive(Clone, Debug, PartialEq, PartialOrd)]
+    struct K(f64, Vec<u8>);
+    impl Eq for K {}
+    impl Ord for K {
+        fn cmp(&self, o: &Self) -> Ordering {
+            cmp_elem(self.0, &self.1, o.0, &o.1)
+        }
+    }
+
+    fn lim(entries: usize) -> Limits {
+        Limits {
+            zset_max_listpack_entries: entries,
+            ..Limits::default()
+        }
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    fn check(z: &ZSet, model: &BTreeMap<K, ()>, by_member: &BTreeMap<Vec<u8>, f64>) {
+        assert_eq!(z.len(), model.len());
+        let all: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        let want: Vec<(Vec<u8>, f64)> = model.keys().map(|k| (k.1.clone(), k.0)).collect();
+        assert_eq!(all, want);
+        for (i, (m, s)) in want.iter().enumerate() {
+            assert_eq!(z.rank(m, false), Some(i));
+            assert_eq!(z.score(m), Some(*s));
+            assert_eq!(
+                z.nth(i).map(|(a, b)| (a.to_vec(), b)),
+                Some((m.clone(), *s))
+            );
+        }
+        assert_eq!(by_member.len(), model.len());
+    }
+
+    #[test]
+    fn scores_parse_like_redis() {
+        assert_eq!(parse_score(b"1.5"), Some(1.5));
+        assert_eq!(parse_score(b"-inf"), Some(f64::NEG_INFINITY));
+        assert_eq!(parse_score(b"+inf"), Some(f64::INFINITY));
+        assert_eq!(parse_score(b"0x10"), Some(16.0));
+        assert_eq!(parse_score(b"nan"), None);
+        assert_eq!(parse_score(b" 1"), None);
+        assert_eq!(parse_score(b"1 "), None);
+        assert_eq!(parse_score(b""), None);
+        assert_eq!(parse_score(b"1e400"), None);
+        assert_eq!(parse_score(b"1e-400"), None);
+        assert!(parse_score(b"1e-310").is_some());
+        assert_eq!(parse_score(b"1\0"), None);
+        let r = ScoreRange::parse(b"(1", b"+inf").unwrap();
+        assert!(r.minex && r.min == 1.0 && r.max == f64::INFINITY);
+        assert_eq!(
+            ScoreRange::parse(b"", b"(").map(|r| (r.min, r.max)),
+            Some((0.0, 0.0))
+        );
+        assert!(ScoreRange::parse(b"nan", b"1").is_none());
+        assert!(ScoreRange::parse(b"1x", b"1").is_none());
+        assert!(ScoreRange::parse(b" 1", b"1e400").is_some());
+        assert!(LexRange::parse(b"-", b"+").is_some());
+        assert!(LexRange::parse(b"a", b"+").is_none());
+        assert!(LexRange::parse(b"", b"+").is_none());
+        assert!(LexRange::parse(b"-x", b"+").is_none());
+    }
+
+    #[test]
+    fn listpack_and_conversion() {
+        let l = lim(4);
+        let mut z = ZSet::default();
+        assert_eq!(
+            z.add(2.0, b"b", AddFlags::default(), &l),
+            AddOutcome::Added(2.0)
+        );
+        assert_eq!(
+            z.add(1.0, b"a", AddFlags::default(), &l),
+            AddOutcome::Added(1.0)
+        );
+        assert_eq!(
+            z.add(-0.0, b"z", AddFlags::default(), &l),
+            AddOutcome::Added(-0.0)
+        );
+        assert_eq!(z.score(b"z").map(|s| s.is_sign_negative()), Some(false));
+        assert_eq!(z.encoding_name(), "listpack");
+        let incr = AddFlags {
+            incr: true,
+            ..AddFlags::default()
+        };
+        assert_eq!(z.add(2.0, b"a", incr, &l), AddOutcome::Updated(3.0));
+        assert_eq!(z.rank(b"a", false), Some(2));
+        assert_eq!(z.rank(b"a", true), Some(0));
+        z.add(5.0, b"c", AddFlags::default(), &l);
+        assert_eq!(z.encoding_name(), "listpack");
+        z.add(6.0, b"d", AddFlags::default(), &l);
+        assert_eq!(z.encoding_name(), "skiplist");
+        let v: Vec<_> = z.iter().map(|(m, _)| m.to_vec()).collect();
+        assert_eq!(
+            v,
+            vec![
+                b"z".to_vec(),
+                b"b".to_vec(),
+                b"a".to_vec(),
+                b"c".to_vec(),
+                b"d".to_vec()
+            ]
+        );
+        assert_eq!(
+            z.add(f64::INFINITY, b"i", AddFlags::default(), &l),
+            AddOutcome::Added(f64::INFINITY)
+        );
+        assert_eq!(z.add(f64::NEG_INFINITY, b"i", incr, &l), AddOutcome::Nan);
+        assert!(z.remove(b"i"));
+        assert!(!z.remove(b"i"));
+        let mut w = ZSet::default();
+        w.add(1.0, &[b'x'; 65], AddFlags::default(), &Limits::default());
+        assert_eq!(w.encoding_name(), "skiplist");
+    }
+
+    #[test]
+    fn windows() {
+        for entries in [128, 0] {
+            let l = lim(entries);
+            let mut z = ZSet::default();
+            for (i, m) in [b"a", b"b", b"c", b"d", b"e"].iter().enumerate() {
+                z.add(i as f64, *m, AddFlags::default(), &l);
+            }
+            let r = ScoreRange::parse(b"(1", b"3").unwrap();
+            assert_eq!(z.score_range(&r, false, 0, None), (2, 4));
+            let r = ScoreRange::parse(b"3", b"1").unwrap();
+            assert_eq!(z.score_range(&r, false, 0, None), (0, 0));
+            let r = ScoreRange::parse(b"-inf", b"+inf").unwrap();
+            assert_eq!(z.score_range(&r, false, 0, None), (0, 5));
+            let r = ScoreRange::parse(b"10", b"+inf").unwrap();
+            assert_eq!(z.score_range(&r, false, 0, None), (0, 0));
+            let mut lz = ZSet::default();
+            for m in [b"a", b"b", b"c", b"d", b"e"] {
+                lz.add(0.0, m, AddFlags::default(), &l);
+            }
+            let r = LexRange::parse(b"[b", b"(d").unwrap();
+            assert_eq!(lz.lex_range(&r, false, 0, None), (1, 3));
+            assert_eq!(lz.lex_range(&r, true, 0, None), (1, 3));
+            let r = LexRange::parse(b"-", b"+").unwrap();
+            assert_eq!(lz.lex_range(&r, false, 0, None), (0, 5));
+            let r = LexRange::parse(b"+", b"-").unwrap();
+            assert_eq!(lz.lex_range(&r, false, 0, None), (0, 0));
+            assert_eq!(lz.lex_count(&LexRange::parse(b"[b", b"(d").unwrap()), 2);
+            assert_eq!(z.score_count(&ScoreRange::parse(b"(1", b"3").unwrap()), 2);
+            assert_eq!(
+                z.score_range(
+                    &ScoreRange::parse(b"-inf", b"+inf").unwrap(),
+                    true,
+                    1,
+                    Some(2)
+                ),
+                (2, 4)
+            );
+            assert_eq!(
+                z.score_range(
+                    &ScoreRange::parse(b"-inf", b"+inf").unwrap(),
+                    false,
+                    4,
+                    Some(2)
+                ),
+                (4, 5)
+            );
+            assert_eq!(
+                z.score_range(
+                    &ScoreRange::parse(b"-inf", b"+inf").unwrap(),
+                    false,
+                    5,
+                    None
+                ),
+                (0, 0)
+            );
+            // Members of mixed scores: the walk stops where the range test first fails.
+            let mut mixed = ZSet::default();
+            for (s, m) in [(0.0, b"b"), (1.0, b"a"), (2.0, b"i")] {
+                mixed.add(s, m, AddFlags::default(), &l);
+            }
+            let r = LexRange::parse(b"(a", b"[z").unwrap();
+            assert_eq!(mixed.lex_range(&r, true, 0, None), (2, 3));
+            assert_eq!(mixed.lex_range(&r, false, 0, None), (0, 3));
+            let mut got = vec![];
+            lz.for_each_rank(1, 4, true, |m, _| got.push(m.to_vec()));
+            assert_eq!(got, vec![b"d".to_vec(), b"c".to_vec(), b"b".to_vec()]);
+            assert_eq!(lz.remove_ranks(1, 3), 2);
+            let v: Vec<_> = lz.iter().map(|(m, _)| m.to_vec()).collect();
+            assert_eq!(v, vec![b"a".to_vec(), b"d".to_vec(), b"e".to_vec()]);
+        }
+    }
+
+    #[test]
+    fn skiplist_against_model() {
+        let l = lim(0);
+        let mut z = ZSet::default();
+        let mut model: BTreeMap<K, ()> = BTreeMap::new();
+        let mut by_member: BTreeMap<Vec<u8>, f64> = BTreeMap::new();
+        let mut rng = Rng(12345);
+        let steps = if cfg!(debug_assertions) {
+            20_000
+        } else {
+            120_000
+        };
+        for step in 0..steps {
+            let m = format!("m{}", rng.next() % 3000).into_bytes();
+            let score = ((rng.next() % 200) as f64) / 4.0 - 10.0;
+            match rng.next() % 10 {
+                0..=4 => {
+                    let out = z.add(score, &m, AddFlags::default(), &l);
+                    match by_member.insert(m.clone(), score) {
+                        Some(old) => {
+                            model.remove(&K(old, m.clone()));
+                            assert!(matches!(out, AddOutcome::Updated(_) | AddOutcome::Same(_)));
+                        }
+                        None => assert_eq!(out, AddOutcome::Added(score)),
+                    }
+                    model.insert(K(score, m), ());
+                }
+                5..=7 => {
+                    let had = by_member.remove(&m);
+                    assert_eq!(z.remove(&m), had.is_some());
+                    if let Some(s) = had {
+                        model.remove(&K(s, m));
+                    }
+                }
+                8 => {
+                    // Rank and score windows against the model.
+                    let r = ScoreRange {
+                        min: score,
+                        minex: rng.next() % 2 == 0,
+                        max: score + 5.0,
+                        maxex: rng.next() % 2 == 0,
+                    };
+                    let keys: Vec<&K> = model.keys().collect();
+                    let lo = keys.iter().take_while(|k| !r.gte_min(k.0)).count();
+                    let hi = keys.iter().take_while(|k| r.lte_max(k.0)).count();
+                    let want = if hi <= lo { (0, 0) } else { (lo, hi) };
+                    assert_eq!(z.score_range(&r, false, 0, None), want);
+                    if let Some(k) = keys.get(lo) {
+                        assert_eq!(z.rank(&k.1, false), Some(lo));
+                        assert_eq!(z.nth(lo).map(|(m, _)| m.to_vec()), Some(k.1.clone()));
+                    }
+                }
+                _ => {
+                    // Remove a small rank range.
+                    let n = z.len();
+                    if n > 0 {
+                        let start = (rng.next() as usize) % n;
+                        let end = (start + 1 + (rng.next() as usize) % 4).min(n);
+                        let victims: Vec<K> = model
+                            .keys()
+                            .skip(start)
+                            .take(end - start)
+                            .cloned()
+                            .collect();
+                        assert_eq!(z.remove_ranks(start, end), end - start);
+                        for k in victims {
+                            model.remove(&k);
+                            by_member.remove(&k.1);
+                        }
+                    }
+                }
+            }
+            if step % 10_000 == 0 {
+                check(&z, &model, &by_member);
+            }
+        }
+        check(&z, &model, &by_member);
+        let mut rev = vec![];
+        z.for_each_rank(0, z.len(), true, |m, s| rev.push((m.to_vec(), s)));
+        let mut want: Vec<(Vec<u8>, f64)> = model.keys().map(|k| (k.1.clone(), k.0)).collect();
+        want.reverse();
+        assert_eq!(rev, want);
+        let c = z.clone();
+        assert_eq!(c, z);
     }
 }

@@ -762,6 +762,8 @@ fn lcs_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client) 
 
 /// A key's state on its shard: its value and expiry, or absent.
 type KeyState = Option<(Value, i64)>;
+/// Keys with their states.
+type KeyStates = Vec<(Vec<u8>, KeyState)>;
 
 /// A command over keys of several shards, run on copies: every shard sends its keys' values,
 /// the handler runs here over a scratch keyspace holding them, and each key it changed is
@@ -787,7 +789,7 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
             let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
                 let now = x.now_ms;
                 let db = x.keyspace.db(client.db);
-                let states: Vec<(Vec<u8>, KeyState)> = mine
+                let states: KeyStates = mine
                     .into_iter()
                     .map(|k| {
                         let st = db
@@ -806,9 +808,9 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
         id,
         steps,
         Box::new(move |sh, id, mut results| {
-            let mut before: Vec<(Vec<u8>, KeyState)> = vec![];
+            let mut before: KeyStates = vec![];
             for r in results.iter_mut() {
-                if let Some(v) = r.downcast_mut::<Vec<(Vec<u8>, KeyState)>>() {
+                if let Some(v) = r.downcast_mut::<KeyStates>() {
                     before.append(v);
                 }
             }
@@ -861,13 +863,18 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
                 return block_body(sh, id, tx, owned, client, ms);
             }
             // What changed goes back to the owning shards.
-            let mut writes: Vec<(usize, Vec<(Vec<u8>, KeyState)>)> = vec![];
+            let mut writes: Vec<(usize, KeyStates)> = vec![];
             for (k, old) in before {
                 let new = scratch
                     .db(client.db)
                     .get_mut(&k, now)
                     .map(|e| (e.value.clone(), e.expire_at().unwrap_or(0)));
-                if new != old {
+                // A rewrite that changes only the encoding (SUNIONSTORE a a b turning a table
+                // of integers into an intset) is a change too.
+                let same = new == old
+                    && new.as_ref().map(|(v, _)| v.encoding_name())
+                        == old.as_ref().map(|(v, _)| v.encoding_name());
+                if !same {
                     let s = sh.owner(&k);
                     match writes.iter_mut().find(|(x, _)| *x == s) {
                         Some((_, v)) => v.push((k, new)),
