@@ -443,7 +443,11 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     // Redis negates the rank in a C long: LONG_MIN stays negative and then matches the first
     // element found from the tail.
-    let mut skip = if rank == i64::MIN { 0 } else { rank.unsigned_abs() - 1 };
+    let mut skip = if rank == i64::MIN {
+        0
+    } else {
+        rank.unsigned_abs() - 1
+    };
     let mut found: Vec<i64> = vec![];
     for step in 0..limit {
         let idx = if rank > 0 { step } else { len - 1 - step };
