@@ -115,7 +115,91 @@ pub fn command(rng: &mut SmallRng) -> (Vec<String>, Cmp) {
             }
             c
         }
+        36..=38 => return sort(rng),
         _ => vec![name(rng, "LRANGE"), k, s("0"), s("-1")],
     };
     (cmd, Cmp::Exact)
+}
+
+/// SORT and SORT_RO over any type, with the weight/value keys their patterns read. Patterns
+/// carry the `{t}` hash tag and only sort `{t}` keys, so every key involved lives on one core.
+fn sort(rng: &mut SmallRng) -> (Vec<String>, Cmp) {
+    let s = |x: &str| x.to_string();
+    if rng.gen_bool(0.3) {
+        // Weights and values for the patterns.
+        let e = elem(rng);
+        return match rng.gen_range(0..3) {
+            0 => (vec![s("SET"), format!("{{t}}w_{e}"), elem(rng)], Cmp::Exact),
+            1 => (
+                vec![s("HSET"), format!("{{t}}h_{e}"), s("f"), elem(rng)],
+                Cmp::Exact,
+            ),
+            _ => (vec![s("SET"), format!("{{t}}w_{e}"), int(rng)], Cmp::Exact),
+        };
+    }
+    let ro = rng.gen_bool(0.2);
+    let tagged = rng.gen_bool(0.6);
+    let k = if tagged {
+        s(pick(rng, &["{t}1", "{t}2", "{t}3"]))
+    } else {
+        key(rng)
+    };
+    let mut c = vec![name(rng, if ro { "SORT_RO" } else { "SORT" }), k];
+    let mut cmp = Cmp::Exact;
+    let (mut alpha, mut by_pattern, mut nosort) = (false, false, false);
+    if rng.gen_bool(0.4) {
+        let p = if tagged {
+            pick(
+                rng,
+                &["nosort", "{t}w_*", "{t}h_*->f", "{t}h_*->g", "{t}w_"],
+            )
+        } else {
+            "nosort"
+        };
+        nosort = !p.contains('*');
+        by_pattern = !nosort;
+        c.extend([s("BY"), s(p)]);
+    }
+    if rng.gen_bool(0.5) {
+        alpha = true;
+        c.push(s(pick(rng, &["ALPHA", "alpha"])));
+    }
+    if rng.gen_bool(0.4) {
+        c.push(s(pick(rng, &["ASC", "DESC", "desc"])));
+    }
+    let ties = (alpha && by_pattern) || nosort;
+    if !ties && rng.gen_bool(0.3) {
+        c.extend([s("LIMIT"), index(rng), index(rng)]);
+    }
+    if tagged {
+        for _ in 0..rng.gen_range(0..=2) {
+            c.extend([
+                s("GET"),
+                s(pick(rng, &["#", "{t}w_*", "{t}h_*->f", "nopattern"])),
+            ]);
+        }
+    }
+    // A numeric sort is never stored: see Cmp::SortNumeric.
+    if alpha && !by_pattern && rng.gen_bool(0.25) {
+        // Pattern keys are read on the sorted key's core, so a destination on another core
+        // (where the command then runs over copies) only goes with patternless sorts.
+        let dst = if tagged {
+            "{t}dst"
+        } else {
+            pick(rng, &["{t}dst", "dst"])
+        };
+        c.extend([s("STORE"), s(dst)]);
+    }
+    match rng.gen_range(0..12) {
+        0 => c.push(s("BOGUS")),
+        1 => c.extend([s("LIMIT"), s("x"), s("1")]),
+        2 => c.push(s("LIMIT")),
+        _ => {}
+    }
+    if ties || (nosort && !c.iter().any(|a| a == "STORE")) {
+        cmp = Cmp::Unordered;
+    } else if !alpha {
+        cmp = Cmp::SortNumeric;
+    }
+    (c, cmp)
 }

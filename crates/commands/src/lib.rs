@@ -8,12 +8,14 @@
 pub mod bitmap;
 pub mod ctx;
 pub mod generic;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod registry;
 pub mod set;
+pub mod sort;
 pub mod spec;
 pub mod stream;
 pub mod string;

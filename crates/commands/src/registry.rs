@@ -4,7 +4,7 @@
 use crate::ctx::Ctx;
 use crate::spec::CommandSpec;
 use crate::table::COMMANDS;
-use crate::{bitmap, generic, hash, hll, list, set, stream, string, zset};
+use crate::{bitmap, generic, hash, hll, list, set, sort, stream, string, zset};
 use hashbrown::HashMap;
 use shoal_protocol::Args;
 
@@ -183,6 +183,8 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
         bitmap::COMMANDS,
         hll::COMMANDS,
         stream::COMMANDS,
+        crate::geo::COMMANDS,
+        sort::COMMANDS,
     ];
     for (name, h, c) in families.into_iter().flatten() {
         m.insert(*name, (*h, *c));

@@ -33,7 +33,7 @@ const ERANGE: c_int = 34;
 
 /// Runs C's strtod over `s` (copied with a terminating NUL); returns the value, the number of
 /// bytes consumed (up to the first NUL) and whether errno was ERANGE.
-fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
+pub fn c_strtod(s: &[u8]) -> (f64, usize, bool) {
     let mut buf: SmallVec<[u8; 64]> = SmallVec::with_capacity(s.len() + 1);
     buf.extend_from_slice(s);
     buf.push(0);
@@ -877,7 +877,8 @@ impl ZSet {
         Some(if rev { self.len() - 1 - r } else { r })
     }
 
-    fn convert_to_skiplist(&mut self) {
+    /// Converts to the skiplist encoding (SORT does this to the sorted set it sorts).
+    pub fn convert_to_skiplist(&mut self) {
         if let Repr::Pack(lp) = &self.repr {
             let mut sk = Skip {
                 list: SkipList::new(),
