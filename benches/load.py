@@ -26,7 +26,9 @@ microseconds per operation: the change in the server process's utime+stime (/pro
 summed over all its threads by the kernel, in clock ticks) across the run, divided by -n. A tick
 is usually 10 ms, so keep runs long enough (the defaults give a few seconds) for that to be small.
 Tests such as lrange_100 make redis-benchmark run an LPUSH pass of its own first; their CPU/op
-includes it.
+includes it. `zrange` (ZRANGE myzset 0 9) and `hget` (HGET myhash element:N) are not -t names:
+redis-benchmark sends them as given, and they read what the zadd and hset tests of the same run
+wrote, so list those first.
 
 The machine, tool versions and the exact commands are printed above the table; progress goes to
 stderr. Servers are stopped on exit, on errors and on Ctrl-C (and die with this script if it is
@@ -37,6 +39,7 @@ Usage:
     python3 benches/load.py                                   # GET, SET at -P 1, 16, 64
     python3 benches/load.py --tests get,set,incr --pipelines 1,16 --repeat 5
     python3 benches/load.py --requests 50000                  # short run, every depth
+    python3 benches/load.py --tests lpush,lpop,sadd,hset,zadd,zrange  # the data types
     python3 benches/load.py --only redis                      # just the baseline
 
 Numbers are only meaningful on an otherwise idle machine with at least two cores.
@@ -206,11 +209,20 @@ def populate(server, keyspace, datasize, batch=1000):
     log(f"  populated {server.name}: {keyspace} keys in {time.time() - t0:.1f}s (DBSIZE {size})")
 
 
+# Tests that are not redis-benchmark -t names: the command it sends (reading what the -t
+# tests of the same run wrote: zrange reads the "myzset" that the zadd test fills).
+CUSTOM = {
+    "zrange": ["ZRANGE", "myzset", "0", "9"],
+    "hget": ["HGET", "myhash", "element:__rand_int__"],
+}
+
+
 def bench_cmd(args, port, test, pipeline, requests):
+    what = CUSTOM.get(test, ["-t", test])
     return ["taskset", "-c", str(args.client_core), "redis-benchmark",
             "-h", HOST, "-p", str(port), "-c", str(args.clients), "-n", str(requests),
-            "-P", str(pipeline), "-t", test, "-r", str(args.keyspace), "-d", str(args.datasize),
-            "--csv", "-q"]
+            "-P", str(pipeline), "-r", str(args.keyspace), "-d", str(args.datasize),
+            "--csv", "-q"] + what
 
 
 def parse_csv(out, test):
