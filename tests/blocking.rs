@@ -215,3 +215,22 @@ fn client_unblock_from_another_connection() {
         );
     }
 }
+
+#[test]
+fn a_blocking_command_without_valid_keys_does_not_stall_the_pipeline() {
+    for s in servers() {
+        let mut c = s.conn();
+        let mut wire = suite::encode(&["BLMPOP", "0", "abc", "k", "LEFT"]);
+        wire.extend(suite::encode(&["BLMPOP", "0", "5", "k", "LEFT"]));
+        wire.extend(suite::encode(&["PING"]));
+        c.send(&wire);
+        assert_eq!(
+            c.reply(),
+            b"-ERR numkeys should be greater than 0\r\n",
+            "{}",
+            s.label()
+        );
+        assert_eq!(c.reply(), b"-ERR syntax error\r\n", "{}", s.label());
+        assert_eq!(c.reply(), b"+PONG\r\n", "{}", s.label());
+    }
+}

@@ -4,7 +4,7 @@
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
 use shoal_data::numeric::parse_i64;
-use shoal_data::{Elem, List, Value, ValueType};
+use shoal_data::{List, Value, ValueType};
 use shoal_protocol::Args;
 
 /// The family's table bindings.
@@ -76,7 +76,10 @@ fn list_ref<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut List>
 fn push(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End, create: bool) {
     let key = args.get(1);
     let l = if create {
-        match ctx.write_or_create(key, ValueType::List, || Value::List(Box::default())) {
+        let size = ctx.settings.limits.list_max_listpack_size;
+        match ctx.write_or_create(key, ValueType::List, || {
+            Value::List(Box::new(List::new(size)))
+        }) {
             Ok(e) => match &mut e.value {
                 Value::List(l) => l,
                 _ => return,
@@ -92,8 +95,8 @@ fn push(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End, create: bool) {
     };
     for e in args.iter_from(2) {
         match end {
-            End::Left => l.items.push_front(Elem::from_slice(e)),
-            End::Right => l.items.push_back(Elem::from_slice(e)),
+            End::Left => l.push_front(e),
+            End::Right => l.push_back(e),
         }
     }
     let len = l.len();
@@ -124,18 +127,17 @@ pub fn rpushx(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// Pops up to `n` elements from `key`'s list (which exists and is a list), deleting the key
 /// when it empties.
-fn pop_n(ctx: &mut Ctx<'_>, key: &[u8], end: End, n: usize) -> Vec<Elem> {
+fn pop_n(ctx: &mut Ctx<'_>, key: &[u8], end: End, n: usize) -> Vec<Vec<u8>> {
     let Ok(Some(l)) = list_mut(ctx, key) else {
         return vec![];
     };
     let n = n.min(l.len());
-    let out: Vec<Elem> = match end {
-        End::Left => l.items.drain(..n).collect(),
-        End::Right => {
-            let at = l.len() - n;
-            l.items.drain(at..).rev().collect()
-        }
-    };
+    let out: Vec<Vec<u8>> = (0..n)
+        .filter_map(|_| match end {
+            End::Left => l.pop_front(),
+            End::Right => l.pop_back(),
+        })
+        .collect();
     if !out.is_empty() {
         ctx.dirty(out.len() as u64);
         ctx.remove_if_empty(key);
@@ -224,7 +226,10 @@ pub fn lindex(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return reply.error(err::NOT_INTEGER);
     };
     match index(i, l.len()) {
-        Some(i) => reply.bulk(&l.items[i]),
+        Some(i) => match l.get(i) {
+            Some(v) => reply.bulk(v),
+            None => reply.null(),
+        },
         None => reply.null(),
     }
 }
@@ -241,7 +246,7 @@ pub fn lset(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     match index(i, l.len()) {
         Some(i) => {
-            l.items[i] = Elem::from_slice(args.get(3));
+            l.set(i, args.get(3));
             ctx.dirty(1);
             ctx.reply.ok();
         }
@@ -278,7 +283,7 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
             None => reply.array(0),
             Some((a, b)) => {
                 reply.array(b - a + 1);
-                for e in l.items.range(a..=b) {
+                for e in l.range(a, b) {
                     reply.bulk(e);
                 }
             }
@@ -301,12 +306,11 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let len = l.len();
     let removed = match range(start, stop, len) {
         None => {
-            l.items.clear();
+            l.clear();
             len
         }
         Some((a, b)) => {
-            l.items.truncate(b + 1);
-            l.items.drain(..a);
+            l.trim(a, b);
             len - (b + 1 - a)
         }
     };
@@ -331,11 +335,10 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Ok(None) => return ctx.reply.int(0),
         Ok(Some(l)) => l,
     };
-    let Some(p) = l.items.iter().position(|e| e.as_slice() == args.get(3)) else {
+    let Some(p) = l.iter().position(|e| e == args.get(3)) else {
         return ctx.reply.int(-1);
     };
-    l.items
-        .insert(p + after as usize, Elem::from_slice(args.get(4)));
+    l.insert(p + after as usize, args.get(4));
     let len = l.len();
     ctx.dirty(1);
     ctx.signal_ready(key);
@@ -359,27 +362,7 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: Args<'_>) {
     } else {
         count.unsigned_abs().min(usize::MAX as u64) as usize
     };
-    let mut removed = 0;
-    if count >= 0 {
-        let mut i = 0;
-        while i < l.items.len() && removed < limit {
-            if l.items[i].as_slice() == elem {
-                l.items.remove(i);
-                removed += 1;
-            } else {
-                i += 1;
-            }
-        }
-    } else {
-        let mut i = l.items.len();
-        while i > 0 && removed < limit {
-            i -= 1;
-            if l.items[i].as_slice() == elem {
-                l.items.remove(i);
-                removed += 1;
-            }
-        }
-    }
+    let removed = l.remove_matching(elem, limit, count < 0);
     if removed > 0 {
         ctx.remove_if_empty(key);
         ctx.dirty(removed as u64);
@@ -451,7 +434,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut found: Vec<i64> = vec![];
     for step in 0..limit {
         let idx = if rank > 0 { step } else { len - 1 - step };
-        if l.items[idx].as_slice() == elem {
+        if l.get(idx) == Some(elem) {
             if skip > 0 {
                 skip -= 1;
                 continue;
@@ -495,13 +478,16 @@ fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End, block
     let Some(e) = pop_n(ctx, src, from, 1).pop() else {
         return ctx.reply.null();
     };
-    let Ok(d) = ctx.write_or_create(dst, ValueType::List, || Value::List(Box::default())) else {
+    let size = ctx.settings.limits.list_max_listpack_size;
+    let Ok(d) = ctx.write_or_create(dst, ValueType::List, || {
+        Value::List(Box::new(List::new(size)))
+    }) else {
         return;
     };
     if let Value::List(l) = &mut d.value {
         match to {
-            End::Left => l.items.push_front(e.clone()),
-            End::Right => l.items.push_back(e.clone()),
+            End::Left => l.push_front(&e),
+            End::Right => l.push_back(&e),
         }
     }
     ctx.signal_ready(dst);

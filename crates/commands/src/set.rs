@@ -133,7 +133,7 @@ fn write_set<'c, 'a>(
 fn reply_members(reply: &mut Reply<'_>, s: &Set) {
     match s {
         Set::Ints(v) => {
-            for &n in v {
+            for n in v.iter() {
                 reply.bulk_int(n);
             }
         }
@@ -583,7 +583,7 @@ fn sinter_generic(ctx: &mut Ctx<'_>, keys: &[&[u8]], dst: Option<&[u8]>, mode: I
     let mut elems: Vec<&[u8]> = Vec::new();
     match ops.set(first) {
         Some(Set::Ints(v)) => {
-            for &n in v {
+            for n in v.iter() {
                 if others.iter().all(|o| o.contains_int(n)) {
                     card += 1;
                     if card_only {
@@ -619,7 +619,7 @@ fn sinter_generic(ctx: &mut Ctx<'_>, keys: &[&[u8]], dst: Option<&[u8]>, mode: I
         (Inter::Store, Some(d)) => {
             // The destination starts as an intset and converts as members are added.
             let limits = ctx.settings.limits;
-            let mut out = Set::Ints(Vec::new());
+            let mut out = Set::Ints(Default::default());
             let mut b = itoa_buf::Buffer::new();
             for &n in &ints {
                 out.add(b.format(n), &limits);
@@ -698,7 +698,7 @@ fn sunion_diff(ctx: &mut Ctx<'_>, keys: &[&[u8]], dst: Option<&[u8]>, op: SetOp)
         return;
     };
     let limits = ctx.settings.limits;
-    let mut out = Set::Ints(Vec::new());
+    let mut out = Set::Ints(Default::default());
     match op {
         SetOp::Union => {
             for i in 0..keys.len() {
@@ -867,7 +867,7 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
         // An intset is returned whole, as Redis does.
         Set::Ints(v) => {
             let mut b = itoa_buf::Buffer::new();
-            for &n in v {
+            for n in v.iter() {
                 let m = b.format(n);
                 if keep(m) {
                     out.push(Elem::from_slice(m));

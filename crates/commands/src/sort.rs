@@ -189,12 +189,14 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) {
             if start <= end && start >= 0 {
                 for i in start..=end {
                     let at = if desc { len - 1 - i } else { i };
-                    items.push(item(&l.items[at as usize]));
+                    if let Some(v) = l.get(at as usize) {
+                        items.push(item(v));
+                    }
                 }
             }
             windowed = true;
         }
-        Some(Value::List(l)) => items.extend(l.items.iter().map(|e| item(e))),
+        Some(Value::List(l)) => items.extend(l.iter().map(item)),
         Some(Value::Set(s)) => items.extend(s.members().map(|e| Item {
             elem: e,
             score: 0.0,
@@ -328,12 +330,9 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) {
                     ctx.dirty(1);
                 }
             } else {
-                let list = List {
-                    items: out
-                        .into_iter()
-                        .map(|v| Elem::from_vec(v.unwrap_or_default()))
-                        .collect(),
-                };
+                let size = ctx.settings.limits.list_max_listpack_size;
+                let list =
+                    List::from_items(out.iter().map(|v| v.as_deref().unwrap_or_default()), size);
                 ctx.db().insert(dst, Value::List(Box::new(list)), 0, now);
                 ctx.signal_ready(dst);
                 ctx.dirty(n as u64);

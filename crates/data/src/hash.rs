@@ -11,7 +11,7 @@ pub enum Hash {
     /// Field, value, field, value... in insertion order.
     Pack(Listpack),
     /// A table of fields.
-    Table(Dict<Elem>),
+    Table(Box<Dict<Elem>>),
 }
 
 impl Default for Hash {
@@ -140,7 +140,7 @@ impl Hash {
             while let (Some(f), Some(v)) = (it.next(), it.next()) {
                 d.insert(f, Elem::from_slice(v));
             }
-            *self = Hash::Table(d);
+            *self = Hash::Table(Box::new(d));
         }
     }
 

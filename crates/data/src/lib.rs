@@ -4,6 +4,7 @@
 pub mod dict;
 pub mod glob;
 pub mod hash;
+pub mod intset;
 pub mod keyspace;
 pub mod list;
 pub mod listpack;

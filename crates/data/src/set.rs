@@ -2,6 +2,7 @@
 //! (Redis's intset, set-max-intset-entries), a [`Dict`] otherwise.
 
 use crate::dict::{Dict, Elem};
+use crate::intset::IntSet;
 use crate::numeric::parse_i64;
 use crate::value::itoa_buf;
 use crate::Limits;
@@ -10,9 +11,9 @@ use crate::Limits;
 #[derive(Clone, Debug)]
 pub enum Set {
     /// Sorted, distinct integers.
-    Ints(Vec<i64>),
+    Ints(IntSet),
     /// A table of members.
-    Table(Dict<()>),
+    Table(Box<Dict<()>>),
 }
 
 /// Equal sets hold the same members in the same encoding (a command that only changes a set's
@@ -54,9 +55,9 @@ impl Set {
     /// An empty set with the encoding Redis gives a set whose first member is `first`.
     pub fn for_member(first: &[u8]) -> Set {
         if parse_i64(first).is_some() {
-            Set::Ints(Vec::new())
+            Set::Ints(IntSet::new())
         } else {
-            Set::Table(Dict::default())
+            Set::Table(Box::default())
         }
     }
 
@@ -84,7 +85,7 @@ impl Set {
     /// Whether `m` is a member.
     pub fn contains(&self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.binary_search(&n).is_ok()),
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.contains(n)),
             Set::Table(d) => d.contains(m),
         }
     }
@@ -92,7 +93,7 @@ impl Set {
     /// Whether the integer `n` is a member (an intset is searched without formatting it).
     pub fn contains_int(&self, n: i64) -> bool {
         match self {
-            Set::Ints(v) => v.binary_search(&n).is_ok(),
+            Set::Ints(v) => v.contains(n),
             Set::Table(d) => d.contains(itoa_buf::Buffer::new().format(n)),
         }
     }
@@ -101,16 +102,13 @@ impl Set {
     pub fn add(&mut self, m: &[u8], limits: &Limits) -> bool {
         if let Set::Ints(v) = self {
             if let Some(n) = parse_i64(m) {
-                return match v.binary_search(&n) {
-                    Ok(_) => false,
-                    Err(i) => {
-                        v.insert(i, n);
-                        if v.len() > limits.set_max_intset_entries {
-                            self.convert();
-                        }
-                        true
-                    }
-                };
+                if !v.insert(n) {
+                    return false;
+                }
+                if v.len() > limits.set_max_intset_entries {
+                    self.convert();
+                }
+                return true;
             }
             self.convert();
         }
@@ -123,13 +121,7 @@ impl Set {
     /// Removes `m`; true when it was a member.
     pub fn remove(&mut self, m: &[u8]) -> bool {
         match self {
-            Set::Ints(v) => match parse_i64(m).map(|n| v.binary_search(&n)) {
-                Some(Ok(i)) => {
-                    v.remove(i);
-                    true
-                }
-                _ => false,
-            },
+            Set::Ints(v) => parse_i64(m).is_some_and(|n| v.remove(n)),
             Set::Table(d) => d.remove(m).is_some(),
         }
     }
@@ -139,7 +131,7 @@ impl Set {
         match self {
             Set::Ints(v) => Box::new(
                 v.iter()
-                    .map(|n| Elem::from_slice(itoa_buf::Buffer::new().format(*n))),
+                    .map(|n| Elem::from_slice(itoa_buf::Buffer::new().format(n))),
             ),
             Set::Table(d) => Box::new(d.iter().map(|(k, _)| k.clone())),
         }
@@ -150,8 +142,8 @@ impl Set {
         match self {
             Set::Ints(v) => {
                 let mut b = itoa_buf::Buffer::new();
-                for n in v {
-                    f(b.format(*n));
+                for n in v.iter() {
+                    f(b.format(n));
                 }
             }
             Set::Table(d) => {
@@ -169,7 +161,7 @@ impl Set {
                 if v.is_empty() {
                     return None;
                 }
-                let n = v[(rand() % v.len() as u64) as usize];
+                let n = v.get((rand() % v.len() as u64) as usize);
                 Some(Elem::from_slice(itoa_buf::Buffer::new().format(n)))
             }
             Set::Table(d) => d.random(rand).map(|(k, _)| k.clone()),
@@ -189,9 +181,9 @@ impl Set {
             let mut d = Dict::with_capacity(v.len());
             let mut b = itoa_buf::Buffer::new();
             for n in v.iter() {
-                d.insert(b.format(*n), ());
+                d.insert(b.format(n), ());
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
 }

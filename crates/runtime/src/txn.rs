@@ -51,6 +51,11 @@ impl Shard {
         let n = steps.len();
         if n == 0 {
             then(self, id, vec![]);
+            // The caller stopped the connection's pipeline for this fan-out: go on unless the
+            // continuation started another wait.
+            if self.conn_mut(id).is_some_and(|c| c.pending.is_none()) {
+                self.resume(id);
+            }
             return;
         }
         if let Some(c) = self.conn_mut(id) {

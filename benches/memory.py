@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""Memory benchmark: the same data loaded into Shoal (one shard) and a real redis-server, and
+INFO memory's used_memory before and after, per data shape, printed as a markdown table.
+
+    cargo build --release
+    python3 benches/memory.py            # every shape
+    python3 benches/memory.py --scale 0.1
+
+Shapes (each into a fresh server pair):
+  strings       1M keys, 8-byte values
+  list          one list of 1M 8-byte elements
+  small-lists   100k lists of 10 elements
+  hash          one hash of 1M fields
+  small-hashes  100k hashes of 10 fields (listpack)
+  set           one set of 1M strings
+  intset        100k sets of 10 integers (intset)
+  zset          one sorted set of 1M members
+  small-zsets   100k sorted sets of 10 members (listpack)
+"""
+
+import argparse
+import os
+import socket
+import subprocess
+import tempfile
+import time
+
+HOST = "127.0.0.1"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind((HOST, 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def enc(*args):
+    out = [b"*%d\r\n" % len(args)]
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+    return b"".join(out)
+
+
+class Client:
+    def __init__(self, port):
+        self.s = socket.create_connection((HOST, port))
+        self.f = self.s.makefile("rb")
+
+    def read(self):
+        line = self.f.readline()
+        t = line[:1]
+        if t in b"+-:":
+            return line
+        if t == b"$":
+            n = int(line[1:])
+            return b"" if n < 0 else self.f.read(n + 2)[:-2]
+        if t == b"*":
+            return [self.read() for _ in range(int(line[1:]))]
+        raise RuntimeError(line)
+
+    def call(self, *a):
+        self.s.sendall(enc(*a))
+        return self.read()
+
+    def pipeline(self, cmds):
+        batch = []
+        for c in cmds:
+            batch.append(enc(*c))
+            if len(batch) == 1000:
+                self.flush(batch)
+                batch = []
+        self.flush(batch)
+
+    def flush(self, batch):
+        if batch:
+            self.s.sendall(b"".join(batch))
+            for _ in batch:
+                r = self.read()
+                if isinstance(r, bytes) and r.startswith(b"-"):
+                    raise RuntimeError(r)
+
+    def used_memory(self):
+        # Shoal publishes each shard's allocation count once per cron tick (100 ms at hz 10).
+        time.sleep(0.3)
+        info = self.call("INFO", "memory").decode()
+        for line in info.splitlines():
+            if line.startswith("used_memory:"):
+                return int(line.split(":")[1])
+        raise RuntimeError("no used_memory")
+
+
+def shapes(scale):
+    big = int(1_000_000 * scale)
+    small = int(100_000 * scale)
+    v = lambda i: b"v%07d" % (i % 10_000_000)
+    yield "strings", (("SET", b"key:%d" % i, v(i)) for i in range(big))
+    yield "list", (("RPUSH", "l", *[v(i) for i in range(b, b + 100)]) for b in range(0, big, 100))
+    yield "small-lists", (("RPUSH", b"l:%d" % k, *[v(i) for i in range(10)]) for k in range(small))
+    yield "hash", (("HSET", "h", *sum(([b"f%d" % i, v(i)] for i in range(b, b + 100)), []))
+                   for b in range(0, big, 100))
+    yield "small-hashes", (("HSET", b"h:%d" % k, *sum(([b"f%d" % i, v(i)] for i in range(10)), []))
+                           for k in range(small))
+    yield "set", (("SADD", "s", *[b"m%d" % i for i in range(b, b + 100)]) for b in range(0, big, 100))
+    yield "intset", (("SADD", b"s:%d" % k, *range(10)) for k in range(small))
+    yield "zset", (("ZADD", "z", *sum(([i, b"m%d" % i] for i in range(b, b + 100)), []))
+                   for b in range(0, big, 100))
+    yield "small-zsets", (("ZADD", b"z:%d" % k, *sum(([i, b"m%d" % i] for i in range(10)), []))
+                          for k in range(small))
+
+
+def start(kind, port, workdir):
+    if kind == "redis":
+        argv = ["redis-server", "--port", str(port), "--bind", HOST, "--save", "",
+                "--appendonly", "no"]
+    else:
+        shoal = os.path.join(os.path.dirname(__file__), "..", "target", "release", "shoal")
+        argv = [shoal, "--port", str(port), "--bind", HOST, "--shards", "1"]
+    p = subprocess.Popen(argv, cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(100):
+        try:
+            c = Client(port)
+            c.call("PING")
+            return p, c
+        except OSError:
+            time.sleep(0.05)
+    p.kill()
+    raise RuntimeError(f"{kind} did not start")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--scale", type=float, default=1.0)
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, _ in shapes(args.scale):
+            result = {}
+            for kind in ("redis", "shoal"):
+                cmds = dict(shapes(args.scale))[name]
+                p, c = start(kind, free_port(), tmp)
+                try:
+                    before = c.used_memory()
+                    c.pipeline(cmds)
+                    result[kind] = c.used_memory() - before
+                finally:
+                    p.kill()
+                    p.wait()
+            rows.append((name, result["redis"], result["shoal"]))
+            print(f"  {name}: redis {result['redis']:,} shoal {result['shoal']:,}", flush=True)
+    print()
+    print("| shape | Redis used_memory | Shoal used_memory | Shoal÷Redis |")
+    print("|---|---:|---:|---:|")
+    for name, r, s in rows:
+        print(f"| {name} | {r:,} | {s:,} | {s / r:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
