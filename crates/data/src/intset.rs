@@ -59,7 +59,11 @@ impl IntSet {
 
     /// The member at position `i` (ascending order).
     pub fn get(&self, i: usize) -> i64 {
-        each!(self, v => v[i] as i64)
+        match self {
+            IntSet::W16(v) => i64::from(v[i]),
+            IntSet::W32(v) => i64::from(v[i]),
+            IntSet::W64(v) => v[i],
+        }
     }
 
     /// Every member, ascending.
