@@ -800,35 +800,9 @@ pub fn sdiffstore(ctx: &mut Ctx<'_>, args: Args<'_>) {
     sunion_diff(ctx, &keys, Some(args.get(1)), SetOp::Diff);
 }
 
-/// A SCAN cursor as Redis's parseScanCursorOrReply reads it: strtoul in base 10 (a sign is
-/// accepted and a negative value wraps, the empty string is 0, the string ends at a NUL byte),
-/// with no leading space and nothing after the digits.
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    if s.first().is_some_and(|c| b" \t\n\r\x0b\x0c".contains(c)) {
-        return None;
-    }
-    let s = &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())];
-    if s.is_empty() {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        b'+' => (false, &s[1..]),
-        _ => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v = 0u64;
-    for &c in digits {
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// SSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = shoal_data::numeric::parse_cursor(args.get(2)) else {
         return ctx.reply.error(ERR_CURSOR);
     };
     let (s, reply) = match read_set(ctx, args.get(1)) {
@@ -886,25 +860,5 @@ pub fn sscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     reply.array(out.len());
     for m in &out {
         reply.bulk(m);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parse_cursor;
-
-    #[test]
-    fn cursors_parse_as_strtoul() {
-        assert_eq!(parse_cursor(b"0"), Some(0));
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"+7"), Some(7));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b"5\0junk"), Some(5));
-        assert_eq!(parse_cursor(b"18446744073709551616"), None);
-        assert_eq!(parse_cursor(b" 1"), None);
-        assert_eq!(parse_cursor(b"1 "), None);
-        assert_eq!(parse_cursor(b"+"), None);
-        assert_eq!(parse_cursor(b"abc"), None);
     }
 }

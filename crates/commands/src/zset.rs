@@ -1287,25 +1287,6 @@ fn setop_generic(
 // ZSCAN
 // ---------------------------------------------------------------------------------------------
 
-/// A SCAN cursor as Redis's parseScanCursorOrReply reads it (strtoul: an optional sign, digits,
-/// nothing else; "" is 0; a negative value wraps).
-fn parse_cursor(s: &[u8]) -> Option<u64> {
-    let (neg, digits) = match s.first() {
-        None => return Some(0),
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        Some(_) => (false, s),
-    };
-    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
-        return None;
-    }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
-    }
-    Some(if neg { v.wrapping_neg() } else { v })
-}
-
 /// A score as a listpack holds it, which ZSCAN replies: an integral score within
 /// ±(2^63 - 1) / 2 as an integer, anything else as %.17g.
 fn listpack_score_string(s: f64) -> String {
@@ -1318,7 +1299,7 @@ fn listpack_score_string(s: f64) -> String {
 
 /// ZSCAN key cursor [MATCH pattern] [COUNT count]
 pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let Some(cursor) = parse_cursor(args.get(2)) else {
+    let Some(cursor) = shoal_data::numeric::parse_cursor(args.get(2)) else {
         return ctx.reply.error("ERR invalid cursor");
     };
     let (z, reply) = match open(ctx, args.get(1), false) {
@@ -1398,9 +1379,6 @@ mod tests {
         assert_eq!(listpack_score_string(-0.0), "0");
         assert_eq!(listpack_score_string(0.1), "0.10000000000000001");
         assert_eq!(listpack_score_string(f64::NEG_INFINITY), "-inf");
-        assert_eq!(parse_cursor(b""), Some(0));
-        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
-        assert_eq!(parse_cursor(b" 1"), None);
     }
 }
 

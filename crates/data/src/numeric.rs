@@ -54,21 +54,28 @@ pub fn incr_by_float(cur: Option<&[u8]>, incr: &[u8]) -> Result<Vec<u8>, FloatIn
     }
 }
 
-/// A SCAN cursor as Redis parses it (strtoul, no leading space, nothing after the digits):
-/// `""` is 0 and `-1` wraps to the largest cursor, as in Redis.
+/// A SCAN cursor as Redis's parseScanCursorOrReply reads it: strtoul in base 10 (a sign is
+/// accepted and a negative value wraps, the empty string is 0, the string ends at a NUL byte),
+/// with no leading space and nothing after the digits.
 pub fn parse_cursor(s: &[u8]) -> Option<u64> {
-    let (neg, digits) = match s.first() {
-        None => return Some(0),
-        Some(b'-') => (true, &s[1..]),
-        Some(b'+') => (false, &s[1..]),
-        Some(_) => (false, s),
+    if s.first().is_some_and(|c| b" \t\n\r\x0b\x0c".contains(c)) {
+        return None;
+    }
+    let s = &s[..s.iter().position(|&c| c == 0).unwrap_or(s.len())];
+    if s.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match s[0] {
+        b'-' => (true, &s[1..]),
+        b'+' => (false, &s[1..]),
+        _ => (false, s),
     };
     if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let mut v: u64 = 0;
-    for &d in digits {
-        v = v.checked_mul(10)?.checked_add((d - b'0') as u64)?;
+    let mut v = 0u64;
+    for &c in digits {
+        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
     }
     Some(if neg { v.wrapping_neg() } else { v })
 }
@@ -100,5 +107,20 @@ mod tests {
             incr_by_float(None, b"inf"),
             Err(FloatIncrError::NanOrInfinity)
         );
+    }
+
+    #[test]
+    fn cursors_parse_as_strtoul() {
+        assert_eq!(parse_cursor(b"0"), Some(0));
+        assert_eq!(parse_cursor(b""), Some(0));
+        assert_eq!(parse_cursor(b"+7"), Some(7));
+        assert_eq!(parse_cursor(b"-1"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_cursor(b"5\0junk"), Some(5));
+        assert_eq!(parse_cursor(b"18446744073709551616"), None);
+        assert_eq!(parse_cursor(b" 1"), None);
+        assert_eq!(parse_cursor(b"1 "), None);
+        assert_eq!(parse_cursor(b"+"), None);
+        assert_eq!(parse_cursor(b"abc"), None);
     }
 }
