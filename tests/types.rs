@@ -8,6 +8,8 @@ mod suite;
 
 #[path = "types/bitmap.rs"]
 mod bitmap;
+#[path = "types/geo.rs"]
+mod geo;
 #[path = "types/hash.rs"]
 mod hash;
 #[path = "types/hll.rs"]
@@ -99,6 +101,7 @@ const FAMILIES: &[Family] = &[
     bitmap::command,
     hll::command,
     stream::command,
+    geo::command,
     common,
 ];
 
@@ -177,4 +180,9 @@ fn hyperloglogs_agree_with_redis() {
 #[test]
 fn streams_agree_with_redis() {
     run(6, &[701, 702]);
+}
+
+#[test]
+fn geo_agrees_with_redis() {
+    run(7, &[801, 802]);
 }

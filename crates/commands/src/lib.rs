@@ -8,6 +8,7 @@
 pub mod bitmap;
 pub mod ctx;
 pub mod generic;
+pub mod geo;
 pub mod hash;
 pub mod hll;
 pub mod keys;

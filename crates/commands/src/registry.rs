@@ -183,6 +183,7 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
         bitmap::COMMANDS,
         hll::COMMANDS,
         stream::COMMANDS,
+        crate::geo::COMMANDS,
         sort::COMMANDS,
     ];
     for (name, h, c) in families.into_iter().flatten() {
