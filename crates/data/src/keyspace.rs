@@ -95,7 +95,9 @@ impl Db {
     /// Whether keys of `slot` live in this database (never for a scratch one, which holds only
     /// the copies it was given).
     pub fn owns(&self, slot: u16) -> bool {
-        !self.scratch && slot >= self.first_slot && ((slot - self.first_slot) as usize) < self.tables.len()
+        !self.scratch
+            && slot >= self.first_slot
+            && ((slot - self.first_slot) as usize) < self.tables.len()
     }
 
     #[inline]

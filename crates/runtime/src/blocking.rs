@@ -8,7 +8,8 @@
 //! shared by all of the client's registrations and its timeout: whoever sets the token first
 //! (a shard whose key became ready, the timeout, a disconnect) decides what happens, exactly once.
 //!
-//! When a write makes a watched key ready, its shard wakes the key's oldest waiter, whose home
+//! When a write makes a watched key ready, its shard wakes the key's oldest waiter (every waiter
+//! of a stream, whose entries are read, not taken), whose home
 //! runs the client's command again; that command's own write (the pop) makes the key ready again
 //! while elements are left, which wakes the next waiter, so clients are served in the order they
 //! blocked. A client that finds the key emptied by another command in between blocks again.
@@ -88,15 +89,17 @@ impl Shard {
                 continue;
             }
             let now = self.now_ms;
-            if self.keyspace.db(db).get_mut(&key, now).is_none() {
-                continue;
-            }
+            // A stream entry is read by every waiting reader, not taken by one: wake them all.
+            let wake_all = match self.keyspace.db(db).get_mut(&key, now) {
+                None => continue,
+                Some(e) => matches!(e.value, shoal_data::Value::Stream(_)),
+            };
             let entry = (db, key);
             let Some(q) = self.waiters.get_mut(&entry) else {
                 continue;
             };
             let mut woken: Vec<(usize, ConnId)> = vec![];
-            while woken.is_empty() {
+            while woken.is_empty() || wake_all {
                 let Some(w) = q.pop_front() else { break };
                 if w.token
                     .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
