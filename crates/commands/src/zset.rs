@@ -1357,31 +1357,6 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn windows() {
-        assert_eq!(rank_window(5, 0, -1, false), Some((0, 5)));
-        assert_eq!(rank_window(5, 0, 0, true), Some((4, 5)));
-        assert_eq!(rank_window(5, 1, 2, true), Some((2, 4)));
-        assert_eq!(rank_window(5, -100, 100, false), Some((0, 5)));
-        assert_eq!(rank_window(5, 3, 2, false), None);
-        assert_eq!(rank_window(5, 5, 9, false), None);
-        assert_eq!(rank_window(0, 0, -1, false), None);
-    }
-
-    #[test]
-    fn scan_scores() {
-        assert_eq!(listpack_score_string(1e17), "100000000000000000");
-        assert_eq!(listpack_score_string(1e20), "1e+20");
-        assert_eq!(listpack_score_string(-0.0), "0");
-        assert_eq!(listpack_score_string(0.1), "0.10000000000000001");
-        assert_eq!(listpack_score_string(f64::NEG_INFINITY), "-inf");
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
 // Blocking pops
 // ---------------------------------------------------------------------------------------------
@@ -1446,4 +1421,29 @@ pub fn bzmpop(ctx: &mut Ctx<'_>, args: Args<'_>) {
         nested: true,
     };
     pop_or_block(ctx, &p.keys, p.max, Some(p.count), style, ms);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows() {
+        assert_eq!(rank_window(5, 0, -1, false), Some((0, 5)));
+        assert_eq!(rank_window(5, 0, 0, true), Some((4, 5)));
+        assert_eq!(rank_window(5, 1, 2, true), Some((2, 4)));
+        assert_eq!(rank_window(5, -100, 100, false), Some((0, 5)));
+        assert_eq!(rank_window(5, 3, 2, false), None);
+        assert_eq!(rank_window(5, 5, 9, false), None);
+        assert_eq!(rank_window(0, 0, -1, false), None);
+    }
+
+    #[test]
+    fn scan_scores() {
+        assert_eq!(listpack_score_string(1e17), "100000000000000000");
+        assert_eq!(listpack_score_string(1e20), "1e+20");
+        assert_eq!(listpack_score_string(-0.0), "0");
+        assert_eq!(listpack_score_string(0.1), "0.10000000000000001");
+        assert_eq!(listpack_score_string(f64::NEG_INFINITY), "-inf");
+    }
 }
