@@ -1295,12 +1295,17 @@ mod tests {
     use std::collections::BTreeMap;
 
     /// Total order key for the model: (score, member).
-    #[derive(Clone, Debug, PartialEq, PartialOrd)]
+    #[derive(Clone, Debug, PartialEq)]
     struct K(f64, Vec<u8>);
     impl Eq for K {}
     impl Ord for K {
         fn cmp(&self, o: &Self) -> Ordering {
             cmp_elem(self.0, &self.1, o.0, &o.1)
+        }
+    }
+    impl PartialOrd for K {
+        fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+            Some(self.cmp(o))
         }
     }
 
@@ -1529,9 +1534,9 @@ mod tests {
                     // Rank and score windows against the model.
                     let r = ScoreRange {
                         min: score,
-                        minex: rng.next() % 2 == 0,
+                        minex: rng.next().is_multiple_of(2),
                         max: score + 5.0,
-                        maxex: rng.next() % 2 == 0,
+                        maxex: rng.next().is_multiple_of(2),
                     };
                     let keys: Vec<&K> = model.keys().collect();
                     let lo = keys.iter().take_while(|k| !r.gte_min(k.0)).count();
