@@ -241,15 +241,19 @@ struct Link {
 
 #[derive(Clone, Debug)]
 struct Node {
-    ele: Elem,
     score: f64,
     back: u32,
-    lv: SmallVec<[Link; 2]>,
+    /// Five levels inline (a node has more with probability 1/1024): a descent reads one
+    /// cache line per node, as Redis's nodes with their level array in place.
+    lv: SmallVec<[Link; 5]>,
 }
 
 #[derive(Clone, Debug)]
 struct SkipList {
     nodes: Vec<Node>,
+    /// Members by node index, apart from the nodes so that a descent, which compares scores
+    /// and reads members only on ties, keeps to the nodes' cache lines.
+    eles: Vec<Elem>,
     free: Vec<u32>,
     level: usize,
     len: usize,
@@ -260,13 +264,13 @@ struct SkipList {
 impl SkipList {
     fn new() -> Self {
         let head = Node {
-            ele: Elem::new(),
             score: 0.0,
             back: NIL,
             lv: SmallVec::from_elem(Link::default(), MAX_LEVEL),
         };
         SkipList {
             nodes: vec![head],
+            eles: vec![Elem::new()],
             free: Vec::new(),
             level: 1,
             len: 0,
@@ -308,13 +312,18 @@ impl SkipList {
     }
 
     #[inline]
+    fn ele(&self, x: u32) -> &[u8] {
+        &self.eles[x as usize]
+    }
+
+    #[inline]
     fn first(&self) -> u32 {
         self.fwd(0, 0)
     }
 
     fn alloc(&mut self, ele: &[u8], score: f64, level: usize) -> u32 {
+        let ele = Elem::from_slice(ele);
         let node = Node {
-            ele: Elem::from_slice(ele),
             score,
             back: NIL,
             lv: SmallVec::from_elem(Link::default(), level),
@@ -322,22 +331,24 @@ impl SkipList {
         match self.free.pop() {
             Some(i) => {
                 self.nodes[i as usize] = node;
+                self.eles[i as usize] = ele;
                 i
             }
             None => {
                 self.nodes.push(node);
+                self.eles.push(ele);
                 (self.nodes.len() - 1) as u32
             }
         }
     }
 
     fn release(&mut self, x: u32) -> Elem {
-        let n = &mut self.nodes[x as usize];
-        let ele = std::mem::take(&mut n.ele);
-        n.lv = SmallVec::new();
+        let ele = std::mem::take(&mut self.eles[x as usize]);
+        self.nodes[x as usize].lv = SmallVec::new();
         self.free.push(x);
         if self.len == 0 {
             self.nodes.truncate(1);
+            self.eles.truncate(1);
             self.free.clear();
         }
         ele
@@ -347,7 +358,12 @@ impl SkipList {
     #[inline]
     fn before(&self, x: u32, score: f64, ele: &[u8]) -> bool {
         let n = self.node(x);
-        cmp_elem(n.score, &n.ele, score, ele) == Ordering::Less
+        // Members are read only when the scores tie.
+        match n.score.partial_cmp(&score) {
+            Some(Ordering::Less) => true,
+            Some(Ordering::Greater) => false,
+            _ => self.ele(x) < ele,
+        }
     }
 
     /// Inserts an element known to be absent.
@@ -452,7 +468,7 @@ impl SkipList {
     fn delete(&mut self, score: f64, ele: &[u8]) -> bool {
         let update = self.find_update(score, ele);
         let x = self.fwd(update[0], 0);
-        if x != NIL && self.node(x).score == score && self.node(x).ele.as_slice() == ele {
+        if x != NIL && self.node(x).score == score && self.ele(x) == ele {
             self.delete_node(x, &update);
             true
         } else {
@@ -464,7 +480,7 @@ impl SkipList {
     fn update_score(&mut self, cur: f64, ele: &[u8], new: f64) {
         let update = self.find_update(cur, ele);
         let x = self.fwd(update[0], 0);
-        if x == NIL || self.node(x).ele.as_slice() != ele {
+        if x == NIL || self.ele(x) != ele {
             return;
         }
         let (b, f) = (self.node(x).back, self.fwd(x, 0));
@@ -485,7 +501,7 @@ impl SkipList {
                 let f = self.fwd(x, i);
                 if f != NIL && {
                     let n = self.node(f);
-                    cmp_elem(n.score, &n.ele, score, ele) != Ordering::Greater
+                    cmp_elem(n.score, self.ele(f), score, ele) != Ordering::Greater
                 } {
                     rank += self.span(x, i) as usize;
                     x = f;
@@ -493,7 +509,7 @@ impl SkipList {
                     break;
                 }
             }
-            if x != 0 && self.node(x).ele.as_slice() == ele {
+            if x != 0 && self.ele(x) == ele {
                 return rank;
             }
         }
@@ -557,7 +573,7 @@ impl SkipList {
                 let f = self.fwd(x, i);
                 if f != NIL && {
                     let n = self.node(f);
-                    pred(n.score, &n.ele)
+                    pred(n.score, self.ele(f))
                 } {
                     rank += self.span(x, i) as usize;
                     x = f;
@@ -751,9 +767,9 @@ impl<'a> Iterator for Iter<'a> {
                 if *x == NIL {
                     return None;
                 }
-                let n = l.node(*x);
+                let (n, e) = (l.node(*x), l.ele(*x));
                 *x = l.fwd(*x, 0);
-                Some((n.ele.as_slice(), n.score))
+                Some((e, n.score))
             }
         }
     }
@@ -982,10 +998,7 @@ impl ZSet {
             }
             Repr::Skip(s) => {
                 let x = s.list.by_rank(rank + 1);
-                (x != NIL).then(|| {
-                    let n = s.list.node(x);
-                    (n.ele.as_slice(), n.score)
-                })
+                (x != NIL).then(|| (s.list.ele(x), s.list.node(x).score))
             }
         }
     }
@@ -1039,7 +1052,7 @@ impl ZSet {
                         break;
                     }
                     let n = l.node(x);
-                    f(&n.ele, n.score);
+                    f(l.ele(x), n.score);
                     x = if rev { n.back } else { l.fwd(x, 0) };
                 }
             }
@@ -1169,7 +1182,7 @@ impl ZSet {
                 let mut x = l.by_rank(from + 1);
                 while count < limit && x != NIL {
                     let node = l.node(x);
-                    if !keep(node.score, &node.ele) {
+                    if !keep(node.score, l.ele(x)) {
                         break;
                     }
                     count += 1;
