@@ -102,6 +102,12 @@ impl<V> Dict<V> {
             let slot = self.slots[i as usize].as_mut()?;
             return Some(std::mem::replace(&mut slot.1, value));
         }
+        self.insert_absent(key, value);
+        None
+    }
+
+    /// Inserts a key the caller knows is absent (one hash and no lookup).
+    pub fn insert_absent(&mut self, key: &[u8], value: V) {
         let i = self.slots.len() as u32;
         self.slots.push(Some((Elem::from_slice(key), value)));
         let h = self.hasher.hash_one(key);
@@ -115,7 +121,6 @@ impl<V> Dict<V> {
             )
         });
         self.live += 1;
-        None
     }
 
     /// Removes `key`; returns its value.

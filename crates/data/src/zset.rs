@@ -963,7 +963,8 @@ impl ZSet {
         }
         if let Repr::Skip(s) = &mut self.repr {
             s.list.insert(score, m);
-            s.dict.insert(m, score);
+            // Absent: the lookup above found nothing.
+            s.dict.insert_absent(m, score);
         }
         AddOutcome::Added(score)
     }
