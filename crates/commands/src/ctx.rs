@@ -230,17 +230,17 @@ impl<'a> Ctx<'a> {
         t: ValueType,
         make: impl FnOnce() -> Value,
     ) -> Result<&mut Entry, ()> {
-        if self.write_typed(key, t)?.is_none() {
-            let (now, slot) = (self.now_ms, self.slot_of(key));
-            self.keyspace
-                .db(self.db)
-                .insert_in(slot, key, make(), 0, now);
-        }
         let (now, slot) = (self.now_ms, self.slot_of(key));
-        self.keyspace
+        let e = self
+            .keyspace
             .db(self.db)
-            .get_mut_in(slot, key, now)
-            .ok_or(())
+            .get_or_insert_in(slot, key, now, make);
+        if e.value.value_type() != t {
+            self.reply.error(err::WRONGTYPE);
+            return Err(());
+        }
+        e.access = (now / 1000) as u32;
+        Ok(e)
     }
 
     /// Deletes `key` when its collection became empty (Redis never keeps an empty one).

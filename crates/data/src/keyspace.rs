@@ -155,6 +155,35 @@ impl Db {
         }
     }
 
+    /// The live entry of `key`, created with `make` (no expiry) when absent or expired: one
+    /// probe of the table.
+    pub fn get_or_insert_in(
+        &mut self,
+        slot: u16,
+        key: &[u8],
+        now_ms: i64,
+        make: impl FnOnce() -> Value,
+    ) -> &mut Entry {
+        debug_assert_eq!(slot, key_slot(key));
+        let t = self.index(slot);
+        let table = &mut self.tables[t];
+        match table.map.entry_ref(key) {
+            EntryRef::Occupied(o) => {
+                let e = o.into_mut();
+                if e.is_expired(now_ms) {
+                    table.volatile -= 1;
+                    self.volatile -= 1;
+                    *e = Entry::new(make(), 0, now_ms);
+                }
+                e
+            }
+            EntryRef::Vacant(v) => {
+                self.keys += 1;
+                v.insert(Entry::new(make(), 0, now_ms))
+            }
+        }
+    }
+
     /// Whether a live key exists (deletes it if expired).
     pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.get_mut(key, now_ms).is_some()

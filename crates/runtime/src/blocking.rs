@@ -8,8 +8,8 @@
 //! shared by all of the client's registrations and its timeout: whoever sets the token first
 //! (a shard whose key became ready, the timeout, a disconnect) decides what happens, exactly once.
 //!
-//! When a write makes a watched key ready, its shard wakes the key's oldest waiter (every waiter
-//! of a stream, whose entries are read, not taken), whose home
+//! When a write makes a watched key ready, its shard wakes the key's oldest waiter that takes
+//! elements (and every XREAD waiting there, since reading an entry takes nothing), whose home
 //! runs the client's command again; that command's own write (the pop) makes the key ready again
 //! while elements are left, which wakes the next waiter, so clients are served in the order they
 //! blocked. A client that finds the key emptied by another command in between blocks again.
@@ -32,6 +32,8 @@ pub struct Waiter {
     pub conn: ConnId,
     /// Set once by whoever ends the wait.
     pub token: Arc<AtomicBool>,
+    /// The client only reads (XREAD): serving it leaves the key as it was.
+    pub reads: bool,
 }
 
 /// The keys a shard's clients are blocked on, per (database, key), oldest first.
@@ -56,12 +58,14 @@ impl Shard {
         home: usize,
         conn: ConnId,
         token: &Arc<AtomicBool>,
+        reads: bool,
     ) {
         for k in keys {
             self.waiters.entry((db, k)).or_default().push_back(Waiter {
                 home,
                 conn,
                 token: token.clone(),
+                reads,
             });
         }
         self.notes.watching = !self.waiters.is_empty();
@@ -89,25 +93,34 @@ impl Shard {
                 continue;
             }
             let now = self.now_ms;
-            // A stream entry is read by every waiting reader, not taken by one: wake them all.
-            let wake_all = match self.keyspace.db(db).get_mut(&key, now) {
-                None => continue,
-                Some(e) => matches!(e.value, shoal_data::Value::Stream(_)),
-            };
+            if self.keyspace.db(db).get_mut(&key, now).is_none() {
+                continue;
+            }
             let entry = (db, key);
             let Some(q) = self.waiters.get_mut(&entry) else {
                 continue;
             };
+            // The oldest waiter that takes elements, and every reader (XREAD) on the way.
             let mut woken: Vec<(usize, ConnId)> = vec![];
-            while woken.is_empty() || wake_all {
-                let Some(w) = q.pop_front() else { break };
+            let mut taker = false;
+            let mut kept = std::collections::VecDeque::new();
+            while let Some(w) = q.pop_front() {
+                if w.token.load(Ordering::Acquire) {
+                    continue;
+                }
+                if taker && !w.reads {
+                    kept.push_back(w);
+                    continue;
+                }
                 if w.token
                     .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
                     .is_ok()
                 {
                     woken.push((w.home, w.conn));
+                    taker |= !w.reads;
                 }
             }
+            *q = kept;
             if q.is_empty() {
                 self.waiters.remove(&entry);
             }

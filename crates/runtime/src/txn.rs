@@ -924,6 +924,7 @@ fn block_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client
     let args = owned.args();
     let name = args.get(0).to_ascii_lowercase();
     let moves = name == b"blmove" || name == b"brpoplpush";
+    let reads = name == b"xread";
     let positions: Vec<usize> = if moves {
         vec![1]
     } else {
@@ -955,7 +956,7 @@ fn block_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client
             }
             let token = token.clone();
             let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-                x.add_waiters(client.db, keys, home, id, &token);
+                x.add_waiters(client.db, keys, home, id, &token, reads);
                 Box::new(())
             });
             Some((s, g))
