@@ -191,40 +191,10 @@ fn lp_int(v: i64) -> usize {
     enc + lp_backlen(enc)
 }
 
-/// listpack.c's lpStringToInt64: a canonical decimal integer of at most 20 characters.
+/// listpack.c's lpStringToInt64: a canonical decimal integer of at most 20 characters, which
+/// is Redis's string2ll.
 fn lp_string_int(s: &[u8]) -> Option<i64> {
-    if s.is_empty() || s.len() >= 21 {
-        return None;
-    }
-    if s == b"0" {
-        return Some(0);
-    }
-    let (neg, digits) = match s[0] {
-        b'-' => (true, &s[1..]),
-        _ => (false, s),
-    };
-    match digits.first() {
-        Some(b'1'..=b'9') => {}
-        _ => return None,
-    }
-    let mut v: u64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_add((c - b'0') as u64)?;
-    }
-    if neg {
-        if v > (i64::MAX as u64) + 1 {
-            None
-        } else {
-            Some((v as i64).wrapping_neg())
-        }
-    } else if v > i64::MAX as u64 {
-        None
-    } else {
-        Some(v as i64)
-    }
+    crate::numeric::parse_i64(s)
 }
 
 fn lp_str(s: &[u8]) -> usize {
