@@ -4,7 +4,7 @@
 mod suite;
 
 use std::time::Duration;
-use suite::{encode, parse, Resp, Server};
+use suite::{encode, parse, show, Resp, Server};
 
 fn text(r: &[u8]) -> String {
     match parse(r) {
@@ -453,4 +453,23 @@ fn plain_commands_wait_for_cross_shard_locks() {
         panic!()
     };
     assert!(vals.iter().all(|v| *v == vals[0]), "{vals:?}");
+}
+
+/// HELP replies end as Redis's addReplyHelp does; those whose subcommands Shoal serves in full
+/// are identical to Redis's.
+#[test]
+fn help_replies_match_redis() {
+    let (s, r) = (Server::shoal(2), Server::redis());
+    let (mut a, mut b) = (s.conn(), r.conn());
+    for cmd in [["OBJECT", "HELP"], ["XINFO", "HELP"], ["XGROUP", "HELP"]] {
+        assert_eq!(show(&a.cmd(&cmd)), show(&b.cmd(&cmd)), "{cmd:?}");
+    }
+    for cmd in [["CLIENT", "HELP"], ["CONFIG", "HELP"], ["COMMAND", "HELP"]] {
+        let reply = a.cmd(&cmd);
+        assert!(
+            reply.ends_with(b"+HELP\r\n+    Prints this help.\r\n"),
+            "{cmd:?}: {}",
+            show(&reply)
+        );
+    }
 }

@@ -28,6 +28,19 @@ pub mod err {
     }
 }
 
+/// A container command's HELP reply, worded as Redis's addReplyHelp.
+pub fn help_reply(r: &mut Reply<'_>, name: &str, lines: &[&str]) {
+    r.array(lines.len() + 3);
+    r.simple(&format!(
+        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
+    ));
+    for l in lines {
+        r.simple(l);
+    }
+    r.simple("HELP");
+    r.simple("    Prints this help.");
+}
+
 /// Settings a command may consult; a snapshot of the server configuration.
 #[derive(Clone, Debug)]
 pub struct ShardSettings {

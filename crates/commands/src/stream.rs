@@ -297,16 +297,7 @@ fn scratch<R>(proto: Protocol, f: impl FnOnce(&mut Reply<'_>) -> R) -> (Vec<u8>,
 }
 
 fn help(ctx: &mut Ctx<'_>, name: &str, lines: &[&str]) {
-    let r = &mut ctx.reply;
-    r.array(lines.len() + 3);
-    r.simple(&format!(
-        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for l in lines {
-        r.simple(l);
-    }
-    r.simple("HELP");
-    r.simple("    Prints this help.");
+    crate::ctx::help_reply(&mut ctx.reply, name, lines)
 }
 
 /// `ERR unknown subcommand or wrong number of arguments for '<sub>'. Try <CMD> HELP.`

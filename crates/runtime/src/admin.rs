@@ -663,15 +663,7 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
 }
 
 fn help(mut r: Reply<'_>, name: &str, lines: &[&str]) {
-    r.array(lines.len() + 3);
-    r.simple(&format!(
-        "{name} <subcommand> [<arg> [value] [opt] ...]. Subcommands are:"
-    ));
-    for l in lines {
-        r.simple(l);
-    }
-    r.simple("HELP");
-    r.simple("    Print this help.");
+    shoal_commands::ctx::help_reply(&mut r, name, lines)
 }
 
 fn command_info(r: &mut Reply<'_>, s: &CommandSpec, subs: &[&Command]) {
