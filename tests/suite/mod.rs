@@ -229,6 +229,11 @@ impl Server {
                 if c.write_all(b"*1\r\n$4\r\nPING\r\n").is_ok() {
                     let mut buf = [0u8; 64];
                     if matches!(c.read(&mut buf), Ok(n) if n > 0) && self.exit_status().is_none() {
+                        // Leave only once the server has dropped this probe, so that a test's
+                        // first CLIENT LIST or INFO clients does not count it.
+                        if c.write_all(b"*1\r\n$4\r\nQUIT\r\n").is_ok() {
+                            while matches!(c.read(&mut buf), Ok(n) if n > 0) {}
+                        }
                         return Ok(());
                     }
                 }
