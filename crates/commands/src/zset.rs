@@ -1333,7 +1333,13 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let keep = |m: &[u8]| pattern.is_none_or(|p| shoal_data::glob::matches(p, m));
     let mut items: Vec<(Elem, String)> = Vec::new();
-    let next = match z.table() {
+    let scanned = z.scan_table(cursor, count, |m, s| {
+        if keep(m) {
+            items.push((Elem::from_slice(m), format_double(s)));
+        }
+    });
+    let next = match scanned {
+        Some(next) => next,
         None => {
             for (m, s) in z.iter() {
                 if keep(m) {
@@ -1342,11 +1348,6 @@ pub fn zscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
             }
             0
         }
-        Some(t) => t.scan(cursor, count, |m, s| {
-            if keep(m) {
-                items.push((m.clone(), format_double(*s)));
-            }
-        }),
     };
     reply.array(2);
     reply.bulk(next.to_string().as_bytes());

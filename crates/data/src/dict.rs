@@ -37,7 +37,7 @@ impl<V> Default for Dict<V> {
 }
 
 /// Bits of a SCAN cursor that hold the slot position; the epoch is above them.
-const CURSOR_POS_BITS: u32 = 40;
+pub(crate) const CURSOR_POS_BITS: u32 = 40;
 
 impl<V> Dict<V> {
     /// An empty table with room for `n` elements.

@@ -5,19 +5,22 @@
 //!   sorted by (score, member); a score is 8 bytes of its f64 (`-0` is stored as `0`, as Redis's
 //!   listpack stores an integral score as an integer).
 //! * `skiplist`: past either limit (and never back), a skiplist with spans (O(log n) insert,
-//!   delete, rank and rank lookup) in an arena of nodes with u32 links, plus a member -> score
-//!   [`Dict`] for O(1) score lookups, random members and ZSCAN.
+//!   delete, rank and rank lookup) in an arena of 64-byte nodes with u32 links, which also
+//!   holds each member once, plus a hash index from member to node for O(1) score lookups.
+//!   Random members and ZSCAN walk the arena.
 //!
 //! Ordering is by score, then by member bytes (memcmp). A range query is answered as a window of
 //! ranks `[a, b)`, found the way Redis walks a range (the first or last element in range by a
 //! descent of the skiplist or a scan of the listpack, then a walk while in range), then read or
 //! removed by rank.
 
-use crate::dict::{Dict, Elem};
+use crate::dict::{Elem, CURSOR_POS_BITS};
 use crate::listpack::{Listpack, Pos};
 use crate::Limits;
+use hashbrown::{DefaultHashBuilder, HashTable};
 use smallvec::SmallVec;
 use std::cmp::Ordering;
+use std::hash::BuildHasher;
 use std::os::raw::{c_char, c_int};
 
 // ---------------------------------------------------------------------------------------------
@@ -230,6 +233,12 @@ fn cmp_elem(s1: f64, m1: &[u8], s2: f64, m2: &[u8]) -> Ordering {
 // ---------------------------------------------------------------------------------------------
 
 const MAX_LEVEL: usize = 32;
+/// Levels a node holds in place; a taller node (probability 1/64) keeps the rest apart.
+const INLINE: usize = 3;
+/// Member bytes a node holds in place.
+const MEMBER_INLINE: usize = 24;
+/// `Node::mlen` of a member kept in [`SkipList::long`].
+const LONG: u8 = u8::MAX;
 /// Node 0 is the header; as a link target it means "none" (no link ever points at the header).
 const NIL: u32 = 0;
 
@@ -239,43 +248,72 @@ struct Link {
     span: u32,
 }
 
+/// One 64-byte, line-aligned node: score, backward link, the first levels and, when it is
+/// short, the member. A descent step reads the score and the link it follows from one cache
+/// line, and finding a member by the index and then moving its node touches that line again
+/// rather than a member stored elsewhere.
 #[derive(Clone, Debug)]
+#[repr(C, align(64))]
 struct Node {
     score: f64,
     back: u32,
-    /// Five levels inline (a node has more with probability 1/1024): a descent reads one
-    /// cache line per node, as Redis's nodes with their level array in place.
-    lv: SmallVec<[Link; 5]>,
+    /// Number of levels; 0 for a free slot.
+    level: u8,
+    /// Length of the member in `mem`, or [`LONG`]: `mem[..4]` indexes [`SkipList::long`].
+    mlen: u8,
+    /// Levels 0..INLINE; in a node taller than INLINE, `lv[INLINE - 1].fwd` is instead the
+    /// index of its levels INLINE - 1.. in [`SkipList::tall`].
+    lv: [Link; INLINE],
+    mem: [u8; MEMBER_INLINE],
+}
+
+impl Node {
+    fn new(score: f64, level: usize) -> Node {
+        Node {
+            score,
+            back: NIL,
+            level: level as u8,
+            mlen: 0,
+            lv: [Link::default(); INLINE],
+            mem: [0; MEMBER_INLINE],
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
 struct SkipList {
     nodes: Vec<Node>,
-    /// Members by node index, apart from the nodes so that a descent, which compares scores
-    /// and reads members only on ties, keeps to the nodes' cache lines.
-    eles: Vec<Elem>,
+    /// Members longer than MEMBER_INLINE bytes.
+    long: Vec<Box<[u8]>>,
+    long_free: Vec<u32>,
+    /// The upper levels of nodes taller than INLINE (the header among them).
+    tall: Vec<Box<[Link]>>,
+    tall_free: Vec<u32>,
     free: Vec<u32>,
     level: usize,
     len: usize,
     tail: u32,
     seed: u64,
+    /// Bumped when the arena is compacted, which moves nodes (part of a SCAN cursor).
+    epoch: u32,
 }
 
 impl SkipList {
     fn new() -> Self {
-        let head = Node {
-            score: 0.0,
-            back: NIL,
-            lv: SmallVec::from_elem(Link::default(), MAX_LEVEL),
-        };
+        let mut head = Node::new(0.0, MAX_LEVEL);
+        head.lv[INLINE - 1].fwd = 0;
         SkipList {
             nodes: vec![head],
-            eles: vec![Elem::new()],
+            long: Vec::new(),
+            long_free: Vec::new(),
+            tall: vec![vec![Link::default(); MAX_LEVEL + 1 - INLINE].into_boxed_slice()],
+            tall_free: Vec::new(),
             free: Vec::new(),
             level: 1,
             len: 0,
             tail: NIL,
             seed: 0x9e37_79b9_7f4a_7c15,
+            epoch: 0,
         }
     }
 
@@ -296,14 +334,34 @@ impl SkipList {
         }
     }
 
-    #[inline]
-    fn fwd(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].lv[i].fwd
+    #[inline(always)]
+    fn link(&self, x: u32, i: usize) -> Link {
+        let n = &self.nodes[x as usize];
+        if i < INLINE - 1 || n.level as usize <= INLINE {
+            n.lv[i]
+        } else {
+            self.tall[n.lv[INLINE - 1].fwd as usize][i + 1 - INLINE]
+        }
     }
 
-    #[inline]
+    #[inline(always)]
+    fn link_mut(&mut self, x: u32, i: usize) -> &mut Link {
+        let n = &mut self.nodes[x as usize];
+        if i < INLINE - 1 || n.level as usize <= INLINE {
+            &mut n.lv[i]
+        } else {
+            &mut self.tall[n.lv[INLINE - 1].fwd as usize][i + 1 - INLINE]
+        }
+    }
+
+    #[inline(always)]
+    fn fwd(&self, x: u32, i: usize) -> u32 {
+        self.link(x, i).fwd
+    }
+
+    #[inline(always)]
     fn span(&self, x: u32, i: usize) -> u32 {
-        self.nodes[x as usize].lv[i].span
+        self.link(x, i).span
     }
 
     #[inline]
@@ -313,7 +371,13 @@ impl SkipList {
 
     #[inline]
     fn ele(&self, x: u32) -> &[u8] {
-        &self.eles[x as usize]
+        let n = &self.nodes[x as usize];
+        if n.mlen != LONG {
+            &n.mem[..n.mlen as usize]
+        } else {
+            let [a, b, c, d, ..] = n.mem;
+            &self.long[u32::from_ne_bytes([a, b, c, d]) as usize]
+        }
     }
 
     #[inline]
@@ -322,36 +386,73 @@ impl SkipList {
     }
 
     fn alloc(&mut self, ele: &[u8], score: f64, level: usize) -> u32 {
-        let ele = Elem::from_slice(ele);
-        let node = Node {
-            score,
-            back: NIL,
-            lv: SmallVec::from_elem(Link::default(), level),
-        };
+        let mut node = Node::new(score, level);
+        if ele.len() <= MEMBER_INLINE {
+            node.mlen = ele.len() as u8;
+            node.mem[..ele.len()].copy_from_slice(ele);
+        } else {
+            node.mlen = LONG;
+            let boxed: Box<[u8]> = ele.into();
+            let i = match self.long_free.pop() {
+                Some(i) => {
+                    self.long[i as usize] = boxed;
+                    i
+                }
+                None => {
+                    self.long.push(boxed);
+                    (self.long.len() - 1) as u32
+                }
+            };
+            node.mem[..4].copy_from_slice(&i.to_ne_bytes());
+        }
+        if level > INLINE {
+            let links = vec![Link::default(); level + 1 - INLINE].into_boxed_slice();
+            node.lv[INLINE - 1].fwd = match self.tall_free.pop() {
+                Some(t) => {
+                    self.tall[t as usize] = links;
+                    t
+                }
+                None => {
+                    self.tall.push(links);
+                    (self.tall.len() - 1) as u32
+                }
+            };
+        }
         match self.free.pop() {
             Some(i) => {
                 self.nodes[i as usize] = node;
-                self.eles[i as usize] = ele;
                 i
             }
             None => {
                 self.nodes.push(node);
-                self.eles.push(ele);
                 (self.nodes.len() - 1) as u32
             }
         }
     }
 
-    fn release(&mut self, x: u32) -> Elem {
-        let ele = std::mem::take(&mut self.eles[x as usize]);
-        self.nodes[x as usize].lv = SmallVec::new();
+    fn release(&mut self, x: u32) {
+        let n = &mut self.nodes[x as usize];
+        if n.mlen == LONG {
+            let [a, b, c, d, ..] = n.mem;
+            let i = u32::from_ne_bytes([a, b, c, d]);
+            self.long[i as usize] = Box::new([]);
+            self.long_free.push(i);
+        }
+        if n.level as usize > INLINE {
+            let t = n.lv[INLINE - 1].fwd;
+            self.tall[t as usize] = Box::new([]);
+            self.tall_free.push(t);
+        }
+        n.level = 0;
         self.free.push(x);
         if self.len == 0 {
             self.nodes.truncate(1);
-            self.eles.truncate(1);
+            self.tall.truncate(1);
+            self.long.clear();
             self.free.clear();
+            self.tall_free.clear();
+            self.long_free.clear();
         }
-        ele
     }
 
     /// Whether node `x` sorts before (score, ele).
@@ -366,48 +467,40 @@ impl SkipList {
         }
     }
 
-    /// Inserts an element known to be absent.
+    /// Inserts an element known to be absent; returns its node.
     fn insert(&mut self, score: f64, ele: &[u8]) -> u32 {
-        let mut update = [0u32; MAX_LEVEL];
-        let mut rank = [0u32; MAX_LEVEL];
-        let mut x = 0u32;
-        for i in (0..self.level).rev() {
-            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
-            loop {
-                let f = self.fwd(x, i);
-                if f != NIL && self.before(f, score, ele) {
-                    rank[i] += self.span(x, i);
-                    x = f;
-                } else {
-                    break;
-                }
-            }
-            update[i] = x;
-        }
         let level = self.random_level();
+        let x = self.alloc(ele, score, level);
+        self.link_in(x);
+        self.len += 1;
+        x
+    }
+
+    /// Links the unlinked node `x` in at the place of its score and member.
+    fn link_in(&mut self, x: u32) {
+        let (mut update, mut rank) = self.find_update_ranked(x);
+        let level = self.node(x).level as usize;
         if level > self.level {
             for i in self.level..level {
                 rank[i] = 0;
                 update[i] = 0;
-                self.nodes[0].lv[i].span = self.len as u32;
+                self.link_mut(0, i).span = self.len as u32;
             }
             self.level = level;
         }
-        let x = self.alloc(ele, score, level);
         for i in 0..level {
-            let u = update[i] as usize;
-            let ul = self.nodes[u].lv[i];
-            self.nodes[x as usize].lv[i] = Link {
+            let ul = self.link(update[i], i);
+            *self.link_mut(x, i) = Link {
                 fwd: ul.fwd,
                 span: ul.span - (rank[0] - rank[i]),
             };
-            self.nodes[u].lv[i] = Link {
+            *self.link_mut(update[i], i) = Link {
                 fwd: x,
                 span: (rank[0] - rank[i]) + 1,
             };
         }
         for (i, &u) in update.iter().enumerate().take(self.level).skip(level) {
-            self.nodes[u as usize].lv[i].span += 1;
+            self.link_mut(u, i).span += 1;
         }
         self.nodes[x as usize].back = update[0];
         let f = self.fwd(x, 0);
@@ -416,21 +509,44 @@ impl SkipList {
         } else {
             self.tail = x;
         }
-        self.len += 1;
-        x
     }
 
-    /// Unlinks node `x` given its predecessors at every level; returns its member.
-    fn delete_node(&mut self, x: u32, update: &[u32; MAX_LEVEL]) -> Elem {
+    /// The predecessors, and their ranks, of the unlinked node `x` at every level.
+    fn find_update_ranked(&self, x: u32) -> ([u32; MAX_LEVEL], [u32; MAX_LEVEL]) {
+        let mut update = [0u32; MAX_LEVEL];
+        let mut rank = [0u32; MAX_LEVEL];
+        let (score, ele) = (self.node(x).score, self.ele(x));
+        let mut p = 0u32;
+        for i in (0..self.level).rev() {
+            rank[i] = if i == self.level - 1 { 0 } else { rank[i + 1] };
+            self.prefetch_below(p, i);
+            loop {
+                let l = self.link(p, i);
+                if l.fwd != NIL && self.before(l.fwd, score, ele) {
+                    rank[i] += l.span;
+                    p = l.fwd;
+                    self.prefetch_below(p, i);
+                } else {
+                    break;
+                }
+            }
+            update[i] = p;
+        }
+        (update, rank)
+    }
+
+    /// Unlinks node `x` given its predecessors at every level (the node stays allocated).
+    fn unlink(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
         for (i, &u) in update.iter().enumerate().take(self.level) {
-            let u = u as usize;
-            if self.nodes[u].lv[i].fwd == x {
-                let xl = self.nodes[x as usize].lv[i];
-                let ul = &mut self.nodes[u].lv[i];
-                ul.span = ul.span + xl.span - 1;
-                ul.fwd = xl.fwd;
+            let ul = self.link(u, i);
+            if ul.fwd == x {
+                let xl = self.link(x, i);
+                *self.link_mut(u, i) = Link {
+                    fwd: xl.fwd,
+                    span: ul.span + xl.span - 1,
+                };
             } else {
-                self.nodes[u].lv[i].span -= 1;
+                self.link_mut(u, i).span -= 1;
             }
         }
         let (f, b) = (self.fwd(x, 0), self.node(x).back);
@@ -442,8 +558,13 @@ impl SkipList {
         while self.level > 1 && self.fwd(0, self.level - 1) == NIL {
             self.level -= 1;
         }
+    }
+
+    /// Unlinks and frees node `x`.
+    fn delete_node(&mut self, x: u32, update: &[u32; MAX_LEVEL]) {
+        self.unlink(x, update);
         self.len -= 1;
-        self.release(x)
+        self.release(x);
     }
 
     /// The predecessors of (score, ele) at every level.
@@ -451,10 +572,12 @@ impl SkipList {
         let mut update = [0u32; MAX_LEVEL];
         let mut x = 0u32;
         for i in (0..self.level).rev() {
+            self.prefetch_below(x, i);
             loop {
                 let f = self.fwd(x, i);
                 if f != NIL && self.before(f, score, ele) {
                     x = f;
+                    self.prefetch_below(x, i);
                 } else {
                     break;
                 }
@@ -464,52 +587,62 @@ impl SkipList {
         update
     }
 
-    /// Deletes (score, ele); false when absent.
-    fn delete(&mut self, score: f64, ele: &[u8]) -> bool {
-        let update = self.find_update(score, ele);
-        let x = self.fwd(update[0], 0);
-        if x != NIL && self.node(x).score == score && self.ele(x) == ele {
-            self.delete_node(x, &update);
-            true
-        } else {
-            false
+    /// Starts loading the node a descent standing on `x` at level `i` reads if it steps down,
+    /// so that its cache miss overlaps the one for the node to the right.
+    #[inline(always)]
+    fn prefetch_below(&self, x: u32, i: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if i > 0 {
+            let below = self.fwd(x, i - 1);
+            let p = self.nodes.as_ptr().wrapping_add(below as usize);
+            // SAFETY: a prefetch is a hint; it never faults, whatever the address.
+            #[allow(unused_unsafe)]
+            unsafe {
+                std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(
+                    p as *const i8,
+                )
+            };
         }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = (x, i);
     }
 
-    /// Changes the score of an existing element.
-    fn update_score(&mut self, cur: f64, ele: &[u8], new: f64) {
-        let update = self.find_update(cur, ele);
-        let x = self.fwd(update[0], 0);
-        if x == NIL || self.ele(x) != ele {
-            return;
-        }
+    /// Unlinks and frees node `x`.
+    fn delete(&mut self, x: u32) {
+        let update = self.find_update(self.node(x).score, self.ele(x));
+        self.delete_node(x, &update);
+    }
+
+    /// Gives node `x` a new score, moving it (the same node, so its member stays in place) when
+    /// its order changes.
+    fn update_score(&mut self, x: u32, new: f64) {
         let (b, f) = (self.node(x).back, self.fwd(x, 0));
         if (b == NIL || self.node(b).score < new) && (f == NIL || self.node(f).score > new) {
             self.nodes[x as usize].score = new;
             return;
         }
-        let ele = self.delete_node(x, &update);
-        self.insert(new, &ele);
+        let update = self.find_update(self.node(x).score, self.ele(x));
+        self.unlink(x, &update);
+        self.nodes[x as usize].score = new;
+        self.link_in(x);
     }
 
-    /// 1-based rank of (score, ele), 0 when absent.
-    fn rank(&self, score: f64, ele: &[u8]) -> usize {
-        let mut x = 0u32;
+    /// 1-based rank of node `x`.
+    fn rank(&self, x: u32) -> usize {
+        let (score, ele) = (self.node(x).score, self.ele(x));
+        let mut p = 0u32;
         let mut rank = 0usize;
         for i in (0..self.level).rev() {
             loop {
-                let f = self.fwd(x, i);
-                if f != NIL && {
-                    let n = self.node(f);
-                    cmp_elem(n.score, self.ele(f), score, ele) != Ordering::Greater
-                } {
-                    rank += self.span(x, i) as usize;
-                    x = f;
+                let l = self.link(p, i);
+                if l.fwd != NIL && (l.fwd == x || self.before(l.fwd, score, ele)) {
+                    rank += l.span as usize;
+                    p = l.fwd;
                 } else {
                     break;
                 }
             }
-            if x != 0 && self.ele(x) == ele {
+            if p == x {
                 return rank;
             }
         }
@@ -585,8 +718,8 @@ impl SkipList {
         rank
     }
 
-    /// Removes ranks `[start, end)` (0-based), calling `gone` with each member.
-    fn delete_ranks(&mut self, start: usize, end: usize, mut gone: impl FnMut(&[u8])) {
+    /// Removes ranks `[start, end)` (0-based), calling `gone` with each node and member.
+    fn delete_ranks(&mut self, start: usize, end: usize, mut gone: impl FnMut(u32, &[u8])) {
         if start >= end {
             return;
         }
@@ -596,9 +729,51 @@ impl SkipList {
                 break;
             }
             let next = self.fwd(x, 0);
-            let ele = self.delete_node(x, &update);
-            gone(&ele);
+            gone(x, self.ele(x));
+            self.delete_node(x, &update);
             x = next;
+        }
+    }
+
+    /// One ZSCAN step over the arena: calls `f` for live nodes from `cursor` until about
+    /// `count` slots were visited; returns the next cursor (0 when done). A member present for
+    /// the whole scan keeps its node (a score change moves the node, not the member), so it is
+    /// returned; a compaction changes the epoch in the cursor and the scan starts over.
+    fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&[u8], f64)) -> u64 {
+        let epoch = (cursor >> CURSOR_POS_BITS) as u32;
+        let mut pos = (cursor & ((1u64 << CURSOR_POS_BITS) - 1)) as usize;
+        if cursor != 0 && epoch != (self.epoch & 0xff_ffff) {
+            pos = 0;
+        }
+        let pos0 = pos.max(1);
+        let n = self.nodes.len();
+        let end = pos0.saturating_add(count.max(1)).min(n);
+        let (mut pos, mut emitted) = (pos0, 0);
+        while pos < n && (pos < end || emitted == 0) {
+            if self.nodes[pos].level != 0 {
+                f(self.ele(pos as u32), self.nodes[pos].score);
+                emitted += 1;
+            }
+            pos += 1;
+        }
+        if pos >= n {
+            0
+        } else {
+            (((self.epoch & 0xff_ffff) as u64) << CURSOR_POS_BITS) | pos as u64
+        }
+    }
+
+    /// A uniformly random live node (`rand` gives random 64-bit numbers).
+    fn random(&self, mut rand: impl FnMut() -> u64) -> Option<u32> {
+        if self.len == 0 {
+            return None;
+        }
+        let slots = self.nodes.len() as u64 - 1;
+        loop {
+            let x = 1 + (rand() % slots) as u32;
+            if self.node(x).level != 0 {
+                return Some(x);
+            }
         }
     }
 }
@@ -690,7 +865,90 @@ fn pack_insert(lp: &mut Listpack, score: f64, m: &[u8]) {
 #[derive(Clone, Debug)]
 struct Skip {
     list: SkipList,
-    dict: Dict<f64>,
+    /// Node indices by member: the members live once, in the list's arena.
+    index: HashTable<u32>,
+    hasher: DefaultHashBuilder,
+}
+
+impl Skip {
+    fn with_capacity(n: usize) -> Skip {
+        let mut list = SkipList::new();
+        list.nodes.reserve(n);
+        Skip {
+            list,
+            index: HashTable::with_capacity(n),
+            hasher: DefaultHashBuilder::default(),
+        }
+    }
+
+    /// The node of member `m`.
+    #[inline]
+    fn find(&self, m: &[u8]) -> Option<u32> {
+        let h = self.hasher.hash_one(m);
+        let list = &self.list;
+        self.index.find(h, |&x| list.ele(x) == m).copied()
+    }
+
+    /// Adds a member known to be absent.
+    fn add_new(&mut self, score: f64, m: &[u8]) {
+        let x = self.list.insert(score, m);
+        let Skip {
+            list,
+            index,
+            hasher,
+        } = self;
+        let h = hasher.hash_one(list.ele(x));
+        index.insert_unique(h, x, |&y| hasher.hash_one(list.ele(y)));
+    }
+
+    /// Drops node `x`, of member `m`, from the index.
+    fn unindex(index: &mut HashTable<u32>, hasher: &DefaultHashBuilder, x: u32, m: &[u8]) {
+        if let Ok(e) = index.find_entry(hasher.hash_one(m), |&y| y == x) {
+            e.remove();
+        }
+    }
+
+    /// Removes member `m`; false when absent.
+    fn remove(&mut self, m: &[u8]) -> bool {
+        let Some(x) = self.find(m) else {
+            return false;
+        };
+        Skip::unindex(&mut self.index, &self.hasher, x, m);
+        self.list.delete(x);
+        self.compact_if_sparse();
+        true
+    }
+
+    /// Rebuilds the arena once fewer than a quarter of its nodes are live, so that memory
+    /// follows the set down (the free list reuses holes while it grows). Nodes are laid out in
+    /// order, and the SCAN epoch changes.
+    fn compact_if_sparse(&mut self) {
+        let l = &mut self.list;
+        if l.nodes.len() <= 64 || l.len * 4 >= l.nodes.len() {
+            return;
+        }
+        let mut fresh = SkipList::new();
+        fresh.epoch = l.epoch.wrapping_add(1);
+        fresh.seed = l.seed;
+        fresh.nodes.reserve(l.len);
+        // From the tail backwards, each insert lands at the head: O(level) apiece.
+        let mut x = l.tail;
+        while x != NIL {
+            fresh.insert(l.nodes[x as usize].score, l.ele(x));
+            x = l.nodes[x as usize].back;
+        }
+        self.list = fresh;
+        self.index = HashTable::with_capacity(self.list.len);
+        let Skip {
+            list,
+            index,
+            hasher,
+        } = self;
+        for x in 1..list.nodes.len() as u32 {
+            let h = hasher.hash_one(list.ele(x));
+            index.insert_unique(h, x, |&y| hasher.hash_one(list.ele(y)));
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -789,10 +1047,7 @@ impl ZSet {
     /// An empty skiplist-encoded set.
     pub fn new_skiplist() -> ZSet {
         ZSet {
-            repr: Repr::Skip(Box::new(Skip {
-                list: SkipList::new(),
-                dict: Dict::default(),
-            })),
+            repr: Repr::Skip(Box::new(Skip::with_capacity(0))),
         }
     }
 
@@ -812,15 +1067,14 @@ impl ZSet {
                 repr: Repr::Pack(lp),
             }
         } else {
-            let mut z = ZSet::new_skiplist();
-            if let Repr::Skip(sk) = &mut z.repr {
-                sk.dict = Dict::with_capacity(items.len());
-                for (m, s) in items.iter().rev() {
-                    sk.list.insert(*s, m);
-                    sk.dict.insert(m, *s);
-                }
+            // From the last, so that each insert lands at the head.
+            let mut sk = Skip::with_capacity(items.len());
+            for (m, s) in items.iter().rev() {
+                sk.add_new(*s, m);
             }
-            z
+            ZSet {
+                repr: Repr::Skip(Box::new(sk)),
+            }
         }
     }
 
@@ -850,11 +1104,13 @@ impl ZSet {
         matches!(self.repr, Repr::Pack(_))
     }
 
-    /// The member table of a skiplist-encoded set (ZSCAN); None for a listpack.
-    pub fn table(&self) -> Option<&Dict<f64>> {
+    /// One ZSCAN step over a skiplist-encoded set: calls `f` with members and scores from
+    /// `cursor` on, about `count` slots' worth, and returns the next cursor (0 when done).
+    /// None for a listpack, which is returned whole.
+    pub fn scan_table(&self, cursor: u64, count: usize, f: impl FnMut(&[u8], f64)) -> Option<u64> {
         match &self.repr {
             Repr::Pack(_) => None,
-            Repr::Skip(s) => Some(&s.dict),
+            Repr::Skip(s) => Some(s.list.scan(cursor, count, f)),
         }
     }
 
@@ -874,7 +1130,7 @@ impl ZSet {
     pub fn score(&self, m: &[u8]) -> Option<f64> {
         match &self.repr {
             Repr::Pack(lp) => pack_find(lp, m).map(|(_, s, _)| s),
-            Repr::Skip(s) => s.dict.get(m).copied(),
+            Repr::Skip(s) => s.find(m).map(|x| s.list.node(x).score),
         }
     }
 
@@ -882,13 +1138,10 @@ impl ZSet {
     pub fn rank(&self, m: &[u8], rev: bool) -> Option<usize> {
         let r = match &self.repr {
             Repr::Pack(lp) => pack_find(lp, m).map(|(_, _, r)| r),
-            Repr::Skip(s) => {
-                let score = *s.dict.get(m)?;
-                match s.list.rank(score, m) {
-                    0 => None,
-                    r => Some(r - 1),
-                }
-            }
+            Repr::Skip(s) => match s.list.rank(s.find(m)?) {
+                0 => None,
+                r => Some(r - 1),
+            },
         }?;
         Some(if rev { self.len() - 1 - r } else { r })
     }
@@ -896,13 +1149,10 @@ impl ZSet {
     /// Converts to the skiplist encoding (SORT does this to the sorted set it sorts).
     pub fn convert_to_skiplist(&mut self) {
         if let Repr::Pack(lp) = &self.repr {
-            let mut sk = Skip {
-                list: SkipList::new(),
-                dict: Dict::with_capacity(lp.len() / 2),
-            };
-            for (m, s) in pairs(lp) {
-                sk.list.insert(s, m);
-                sk.dict.insert(m, s);
+            let items: Vec<(&[u8], f64)> = pairs(lp).collect();
+            let mut sk = Skip::with_capacity(items.len());
+            for &(m, s) in items.iter().rev() {
+                sk.add_new(s, m);
             }
             self.repr = Repr::Skip(Box::new(sk));
         }
@@ -914,8 +1164,11 @@ impl ZSet {
         if score.is_nan() {
             return AddOutcome::Nan;
         }
-        let cur = self.score(m);
-        if let Some(cur) = cur {
+        let found = match &self.repr {
+            Repr::Pack(lp) => pack_find(lp, m).map(|(_, s, _)| (s, NIL)),
+            Repr::Skip(s) => s.find(m).map(|x| (s.list.node(x).score, x)),
+        };
+        if let Some((cur, x)) = found {
             if f.nx {
                 return AddOutcome::Nop;
             }
@@ -939,12 +1192,7 @@ impl ZSet {
                     }
                     pack_insert(lp, score, m);
                 }
-                Repr::Skip(s) => {
-                    s.list.update_score(cur, m, score);
-                    if let Some(v) = s.dict.get_mut(m) {
-                        *v = score;
-                    }
-                }
+                Repr::Skip(s) => s.list.update_score(x, score),
             }
             return AddOutcome::Updated(score);
         }
@@ -962,9 +1210,8 @@ impl ZSet {
             }
         }
         if let Repr::Skip(s) = &mut self.repr {
-            s.list.insert(score, m);
             // Absent: the lookup above found nothing.
-            s.dict.insert_absent(m, score);
+            s.add_new(score, m);
         }
         AddOutcome::Added(score)
     }
@@ -979,10 +1226,7 @@ impl ZSet {
                 }
                 None => false,
             },
-            Repr::Skip(s) => match s.dict.remove(m) {
-                Some(score) => s.list.delete(score, m),
-                None => false,
-            },
+            Repr::Skip(s) => s.remove(m),
         }
     }
 
@@ -1014,7 +1258,10 @@ impl ZSet {
                 }
                 self.nth((rand() % n as u64) as usize)
             }
-            Repr::Skip(s) => s.dict.random(rand).map(|(m, v)| (m.as_slice(), *v)),
+            Repr::Skip(s) => s
+                .list
+                .random(rand)
+                .map(|x| (s.list.ele(x), s.list.node(x).score)),
         }
     }
 
@@ -1072,10 +1319,13 @@ impl ZSet {
                 lp.remove(pos, (end - start) * 2);
             }
             Repr::Skip(s) => {
-                let Skip { list, dict } = &mut **s;
-                list.delete_ranks(start, end, |m| {
-                    dict.remove(m);
-                });
+                let Skip {
+                    list,
+                    index,
+                    hasher,
+                } = &mut **s;
+                list.delete_ranks(start, end, |x, m| Skip::unindex(index, hasher, x, m));
+                s.compact_if_sparse();
             }
         }
         end - start
@@ -1594,5 +1844,94 @@ mod tests {
         assert_eq!(rev, want);
         let c = z.clone();
         assert_eq!(c, z);
+    }
+
+    #[test]
+    fn tall_nodes_compaction_and_scan() {
+        let l = lim(0);
+        let mut z = ZSet::default();
+        let n = 50_000u64;
+        let mut rng = Rng(99);
+        // Every third member is too long for a node and lives apart.
+        let name = |i: u64| {
+            let tail = if i % 3 == 0 {
+                "-and-a-suffix-past-24-bytes"
+            } else {
+                ""
+            };
+            format!("member:{i:06}{tail}")
+        };
+        for i in 0..n {
+            let s = (rng.next() % 1000) as f64;
+            z.add(s, name(i).as_bytes(), AddFlags::default(), &l);
+        }
+        // Nodes taller than the inline levels exist at this size (about 12 of 50k).
+        let Repr::Skip(sk) = &z.repr else { panic!() };
+        assert!(sk
+            .list
+            .nodes
+            .iter()
+            .skip(1)
+            .any(|n| n.level as usize > INLINE));
+        // Scan while removing members that are not kept and rescoring kept ones; every kept
+        // member must come back although the arena is compacted under the cursor.
+        let keep = |i: u64| i.is_multiple_of(10);
+        let mut seen = std::collections::HashSet::new();
+        let (mut cursor, mut next_victim, mut epochs) = (0u64, 0u64, 0);
+        loop {
+            cursor = z
+                .scan_table(cursor, 100, |m, _| {
+                    seen.insert(m.to_vec());
+                })
+                .unwrap();
+            let before = match &z.repr {
+                Repr::Skip(s) => s.list.epoch,
+                Repr::Pack(_) => unreachable!(),
+            };
+            for _ in 0..2000 {
+                if next_victim < n {
+                    let m = name(next_victim);
+                    if keep(next_victim) {
+                        z.add(-(next_victim as f64), m.as_bytes(), AddFlags::default(), &l);
+                    } else {
+                        assert!(z.remove(m.as_bytes()));
+                    }
+                    next_victim += 1;
+                }
+            }
+            if let Repr::Skip(s) = &z.repr {
+                epochs += (s.list.epoch != before) as usize;
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert!(epochs >= 1, "the arena was never compacted");
+        for i in (0..n).filter(|&i| keep(i)) {
+            assert!(seen.contains(name(i).as_bytes()), "{i} missed");
+        }
+        // Order, ranks and scores after compaction.
+        assert_eq!(z.len() as u64, n / 10);
+        let all: Vec<(Vec<u8>, f64)> = z.iter().map(|(m, s)| (m.to_vec(), s)).collect();
+        for (r, (m, s)) in all.iter().enumerate() {
+            assert_eq!(z.rank(m, false), Some(r));
+            assert_eq!(z.score(m), Some(*s));
+        }
+        assert!(all.windows(2).all(|w| w[0].1 <= w[1].1));
+        let mut state = 7u64;
+        for _ in 0..100 {
+            let (m, s) = z
+                .random(|| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    state >> 11
+                })
+                .unwrap();
+            assert_eq!(z.score(m), Some(s));
+        }
+        // Down to nothing and back.
+        assert_eq!(z.remove_ranks(0, z.len()), (n / 10) as usize);
+        assert!(z.is_empty());
+        z.add(1.0, b"x", AddFlags::default(), &l);
+        assert_eq!(z.rank(b"x", false), Some(0));
     }
 }
