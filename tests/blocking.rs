@@ -234,3 +234,54 @@ fn a_blocking_command_without_valid_keys_does_not_stall_the_pipeline() {
         assert_eq!(c.reply(), b"+PONG\r\n", "{}", s.label());
     }
 }
+
+#[test]
+fn a_blocked_client_gets_the_element_before_commands_pipelined_after_the_push() {
+    for s in servers() {
+        let label = s.label().to_string();
+        let mut w = s.conn();
+        let mut p = s.conn();
+        // One key; a move whose source and destination share a hash tag; a sorted set.
+        let cases: [(&[&str], &[&str], &[&str], &[u8]); 3] = [
+            (
+                &["BLPOP", "q", "0"],
+                &["RPUSH", "q", "v"],
+                &["LPOP", "q"],
+                b"*2\r\n$1\r\nq\r\n$1\r\nv\r\n",
+            ),
+            (
+                &["BLMOVE", "{t}src", "{t}dst", "LEFT", "RIGHT", "0"],
+                &["RPUSH", "{t}src", "v"],
+                &["LPOP", "{t}src"],
+                b"$1\r\nv\r\n",
+            ),
+            (
+                &["BZPOPMIN", "z", "0"],
+                &["ZADD", "z", "1", "m"],
+                &["ZPOPMIN", "z"],
+                b"*3\r\n$1\r\nz\r\n$1\r\nm\r\n$1\r\n1\r\n",
+            ),
+        ];
+        for (block, push, take, want) in cases {
+            w.send_cmd(block);
+            settle();
+            // The push and a command that would take the element, in one write.
+            let mut both = suite::encode(push);
+            both.extend_from_slice(&suite::encode(take));
+            p.send(&both);
+            let first = p.reply();
+            let second = p.reply();
+            assert_eq!(show(&w.reply()), show(want), "{label} {block:?}");
+            assert_eq!(first[0], b':', "{label} {push:?}");
+            assert!(
+                second == b"$-1\r\n" || second == b"*0\r\n",
+                "{label} {take:?}: {}",
+                show(&second)
+            );
+        }
+        assert_eq!(
+            p.cmd(&["LRANGE", "{t}dst", "0", "-1"]),
+            b"*1\r\n$1\r\nv\r\n"
+        );
+    }
+}

@@ -8,11 +8,15 @@
 //! shared by all of the client's registrations and its timeout: whoever sets the token first
 //! (a shard whose key became ready, the timeout, a disconnect) decides what happens, exactly once.
 //!
-//! When a write makes a watched key ready, its shard wakes the key's oldest waiter that takes
-//! elements (and every XREAD waiting there, since reading an entry takes nothing), whose home
-//! runs the client's command again; that command's own write (the pop) makes the key ready again
-//! while elements are left, which wakes the next waiter, so clients are served in the order they
-//! blocked. A client that finds the key emptied by another command in between blocks again.
+//! When a write makes a watched key ready, its shard serves the key's oldest waiter that takes
+//! elements (and wakes every XREAD waiting there, since reading an entry takes nothing), right
+//! after the command that wrote and before it runs another. A list or sorted-set pop whose keys
+//! all live on this shard runs here and then, and its reply goes to the client's home, so no
+//! later command can take the element first (Redis's order). Any other waiter is woken: its
+//! home runs the command again, through the locks, and that command's write-back makes the key
+//! ready again while elements are left. Either way the next waiter is served next, so clients
+//! are served in the order they blocked. A woken client that finds the key emptied by another
+//! command in between blocks again.
 //! Nothing polls: a blocked client costs a map entry per key until it is served, times out or
 //! disconnects.
 
@@ -34,6 +38,18 @@ pub struct Waiter {
     pub token: Arc<AtomicBool>,
     /// The client only reads (XREAD): serving it leaves the key as it was.
     pub reads: bool,
+    /// Set when every key of the command lives on this shard: the command is served here, as
+    /// soon as the key is ready.
+    pub serve: Option<Arc<Serve>>,
+}
+
+/// What a shard needs to serve a blocked command itself (all its keys are the shard's own).
+pub struct Serve {
+    pub args: ArgsBuf,
+    pub f: shoal_commands::registry::ShardFn,
+    pub proto: shoal_protocol::Protocol,
+    /// The type the command pops from (a key of another type does not serve it, as in Redis).
+    pub want: shoal_data::ValueType,
 }
 
 /// The keys a shard's clients are blocked on, per (database, key), oldest first.
@@ -59,6 +75,7 @@ impl Shard {
         conn: ConnId,
         token: &Arc<AtomicBool>,
         reads: bool,
+        serve: Option<Arc<Serve>>,
     ) {
         for k in keys {
             self.waiters.entry((db, k)).or_default().push_back(Waiter {
@@ -66,6 +83,7 @@ impl Shard {
                 conn,
                 token: token.clone(),
                 reads,
+                serve: serve.clone(),
             });
         }
         self.notes.watching = !self.waiters.is_empty();
@@ -85,57 +103,118 @@ impl Shard {
         self.notes.watching = !self.waiters.is_empty();
     }
 
-    /// Wakes the waiters of the keys that writes made ready.
+    /// Serves the waiters of the keys that writes made ready. Called right after the command
+    /// that wrote, before this shard runs another, so that (as in Redis) a blocked client gets
+    /// a pushed element before any later command can take it.
     pub fn serve_ready(&mut self) {
-        let ready = std::mem::take(&mut self.notes.ready);
-        for (db, key) in ready {
-            if self.owner(&key) != self.id {
-                continue;
-            }
-            let now = self.now_ms;
-            if self.keyspace.db(db).get_mut(&key, now).is_none() {
-                continue;
-            }
-            let entry = (db, key);
-            let Some(q) = self.waiters.get_mut(&entry) else {
-                continue;
-            };
-            // The oldest waiter that takes elements, and every reader (XREAD) on the way.
-            let mut woken: Vec<(usize, ConnId)> = vec![];
-            let mut taker = false;
-            let mut kept = std::collections::VecDeque::new();
-            while let Some(w) = q.pop_front() {
-                if w.token.load(Ordering::Acquire) {
-                    continue;
-                }
-                if taker && !w.reads {
-                    kept.push_back(w);
-                    continue;
-                }
-                if w.token
-                    .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok()
-                {
-                    woken.push((w.home, w.conn));
-                    taker |= !w.reads;
-                }
-            }
-            *q = kept;
-            if q.is_empty() {
-                self.waiters.remove(&entry);
-            }
-            for (home, conn) in woken {
-                if home == self.id {
-                    self.wake_blocked(conn);
-                } else {
-                    self.send(
-                        home,
-                        Msg::Call(Box::new(move |h: &mut Shard| h.wake_blocked(conn))),
-                    );
-                }
+        while !self.notes.ready.is_empty() {
+            let ready = std::mem::take(&mut self.notes.ready);
+            for (db, key) in ready {
+                self.serve_key(db, key);
             }
         }
         self.notes.watching = !self.waiters.is_empty();
+    }
+
+    fn serve_key(&mut self, db: usize, key: Vec<u8>) {
+        if self.owner(&key) != self.id {
+            return;
+        }
+        let now = self.now_ms;
+        let Some(ty) = self
+            .keyspace
+            .db(db)
+            .get_mut(&key, now)
+            .map(|e| e.value.value_type())
+        else {
+            return;
+        };
+        let entry = (db, key);
+        let Some(q) = self.waiters.get_mut(&entry) else {
+            return;
+        };
+        // The oldest waiter that takes elements, and every reader (XREAD) on the way.
+        let mut woken: Vec<(usize, ConnId)> = vec![];
+        let mut served: Option<(usize, ConnId, Arc<Serve>)> = None;
+        let mut taker = false;
+        let mut kept = VecDeque::new();
+        while let Some(w) = q.pop_front() {
+            if w.token.load(Ordering::Acquire) {
+                continue;
+            }
+            let wrong_type = w.serve.as_ref().is_some_and(|sv| sv.want != ty);
+            if (taker && !w.reads) || wrong_type {
+                kept.push_back(w);
+                continue;
+            }
+            if w.token
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                taker |= !w.reads;
+                match w.serve {
+                    Some(sv) => served = Some((w.home, w.conn, sv)),
+                    None => woken.push((w.home, w.conn)),
+                }
+            }
+        }
+        *q = kept;
+        let more = !q.is_empty();
+        if !more {
+            self.waiters.remove(&entry);
+        }
+        // A cross-shard command holding one of its keys: run it again from its home instead,
+        // through the locks.
+        let served = served.filter(|(home, conn, sv)| {
+            let args = sv.args.args();
+            let locked = match self.commands.lookup(&args) {
+                shoal_commands::Lookup::Found(c) => self.locks.blocks(c, &args),
+                _ => true,
+            };
+            if locked {
+                woken.push((*home, *conn));
+            }
+            !locked
+        });
+        if let Some((home, conn, sv)) = served {
+            // Pop here and now; the reply goes to the client's shard. Then the next waiter, if
+            // elements are left.
+            let mut out = Vec::new();
+            self.run_handler(sv.f, sv.args.args(), db, sv.proto, false, &mut out);
+            if more {
+                self.notes.ready.push(entry);
+            }
+            if home == self.id {
+                self.finish_served(conn, out);
+            } else {
+                self.send(
+                    home,
+                    Msg::Call(Box::new(move |h: &mut Shard| h.finish_served(conn, out))),
+                );
+            }
+        }
+        for (home, conn) in woken {
+            if home == self.id {
+                self.wake_blocked(conn);
+            } else {
+                self.send(
+                    home,
+                    Msg::Call(Box::new(move |h: &mut Shard| h.wake_blocked(conn))),
+                );
+            }
+        }
+    }
+
+    /// A blocked client was served by the shard of its keys: deliver the reply and go on with
+    /// its pipeline. (A client that left meanwhile loses the element, as a Redis client that
+    /// disconnects while its reply is on the way.)
+    pub fn finish_served(&mut self, id: ConnId, out: Vec<u8>) {
+        let Some(b) = self.take_blocked(id) else {
+            return;
+        };
+        self.unregister(b.regs);
+        self.reply_with(id, |r| r.raw(&out));
+        self.resume(id);
     }
 
     /// Starts waiting: the command found nothing and its waiters are registered.

@@ -250,6 +250,9 @@ impl Shard {
                 c.out = out;
             }
             self.after_reply(id);
+            if !self.notes.ready.is_empty() {
+                self.serve_ready();
+            }
             return Step::Done;
         }
         // Another shard owns the keys: add the command to that shard's batch.
@@ -319,6 +322,9 @@ impl Shard {
                 out.truncate(mark);
             }
             b.done += 1;
+            if !self.notes.ready.is_empty() {
+                self.serve_ready();
+            }
         }
         b.out = out;
         let from = b.from;

@@ -942,6 +942,33 @@ fn block_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client
     }
     let token = Arc::new(AtomicBool::new(false));
     let home = sh.id;
+    // A list or sorted-set pop whose keys (destination included) all live on one shard is
+    // served by that shard itself when a key becomes ready.
+    let serve = match sh.commands.get(&name) {
+        Some(c) if !name.starts_with(b"x") => {
+            let owners: Vec<usize> = c
+                .key_positions(&args)
+                .iter()
+                .map(|&i| sh.owner(args.get(i)))
+                .collect();
+            match (owners.first(), c.handler) {
+                (Some(&o), shoal_commands::Handler::Shard(f)) if owners.iter().all(|&x| x == o) => {
+                    Some(Arc::new(crate::blocking::Serve {
+                        args: owned.clone(),
+                        f,
+                        proto: client.proto,
+                        want: if name.starts_with(b"bz") {
+                            shoal_data::ValueType::ZSet
+                        } else {
+                            shoal_data::ValueType::List
+                        },
+                    }))
+                }
+                _ => None,
+            }
+        }
+        _ => None,
+    };
     let steps: Vec<(usize, StepFn)> = tx
         .shards
         .iter()
@@ -955,8 +982,9 @@ fn block_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client
                 return None;
             }
             let token = token.clone();
+            let serve = serve.clone();
             let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-                x.add_waiters(client.db, keys, home, id, &token, reads);
+                x.add_waiters(client.db, keys, home, id, &token, reads, serve);
                 Box::new(())
             });
             Some((s, g))
