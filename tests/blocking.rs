@@ -235,6 +235,10 @@ fn a_blocking_command_without_valid_keys_does_not_stall_the_pipeline() {
     }
 }
 
+/// A blocking command, the push that serves it, a command that would take the element, and the
+/// blocked client's reply.
+type Case<'a> = (&'a [&'a str], &'a [&'a str], &'a [&'a str], &'a [u8]);
+
 #[test]
 fn a_blocked_client_gets_the_element_before_commands_pipelined_after_the_push() {
     for s in servers() {
@@ -242,7 +246,7 @@ fn a_blocked_client_gets_the_element_before_commands_pipelined_after_the_push() 
         let mut w = s.conn();
         let mut p = s.conn();
         // One key; a move whose source and destination share a hash tag; a sorted set.
-        let cases: [(&[&str], &[&str], &[&str], &[u8]); 3] = [
+        let cases: [Case; 3] = [
             (
                 &["BLPOP", "q", "0"],
                 &["RPUSH", "q", "v"],

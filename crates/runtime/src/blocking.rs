@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One client blocked on one key, as its key's shard records it.
+#[derive(Clone)]
 pub struct Waiter {
     /// The client's shard and connection.
     pub home: usize,
@@ -65,26 +66,14 @@ pub struct Blocked {
 }
 
 impl Shard {
-    /// Records waiters for `keys` of database `db` on this shard (called under the command's
-    /// locks).
-    pub fn add_waiters(
-        &mut self,
-        db: usize,
-        keys: Vec<Vec<u8>>,
-        home: usize,
-        conn: ConnId,
-        token: &Arc<AtomicBool>,
-        reads: bool,
-        serve: Option<Arc<Serve>>,
-    ) {
+    /// Records `w` as a waiter on each of `keys` of database `db` on this shard (called under
+    /// the command's locks).
+    pub fn add_waiters(&mut self, db: usize, keys: Vec<Vec<u8>>, w: Waiter) {
         for k in keys {
-            self.waiters.entry((db, k)).or_default().push_back(Waiter {
-                home,
-                conn,
-                token: token.clone(),
-                reads,
-                serve: serve.clone(),
-            });
+            self.waiters
+                .entry((db, k))
+                .or_default()
+                .push_back(w.clone());
         }
         self.notes.watching = !self.waiters.is_empty();
     }

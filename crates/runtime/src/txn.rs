@@ -981,10 +981,15 @@ fn block_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client
             if keys.is_empty() {
                 return None;
             }
-            let token = token.clone();
-            let serve = serve.clone();
+            let w = crate::blocking::Waiter {
+                home,
+                conn: id,
+                token: token.clone(),
+                reads,
+                serve: serve.clone(),
+            };
             let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
-                x.add_waiters(client.db, keys, home, id, &token, reads, serve);
+                x.add_waiters(client.db, keys, w);
                 Box::new(())
             });
             Some((s, g))
