@@ -1854,7 +1854,7 @@ mod tests {
         let mut rng = Rng(99);
         // Every third member is too long for a node and lives apart.
         let name = |i: u64| {
-            let tail = if i % 3 == 0 {
+            let tail = if i.is_multiple_of(3) {
                 "-and-a-suffix-past-24-bytes"
             } else {
                 ""
