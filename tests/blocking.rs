@@ -21,15 +21,16 @@ fn settle() {
 #[test]
 fn wakes_across_cores_in_blocking_order() {
     for s in servers() {
-        // "a", "b", "k1", "x" hash to different shards of a 4-shard Shoal.
+        // "a" and "b" hash to different shards of a 4-shard Shoal (slots are split into 4
+        // ranges: "a" is in the last, "b" in the first).
         let mut waiters: Vec<Conn> = (0..3).map(|_| s.conn()).collect();
         for w in waiters.iter_mut() {
-            w.send_cmd(&["BLPOP", "a", "x", "0"]);
+            w.send_cmd(&["BLPOP", "a", "b", "0"]);
             settle();
         }
         let mut p = s.conn();
         assert_eq!(
-            p.cmd(&["RPUSH", "x", "1", "2", "3"]),
+            p.cmd(&["RPUSH", "b", "1", "2", "3"]),
             b":3\r\n",
             "{}",
             s.label()
@@ -38,20 +39,20 @@ fn wakes_across_cores_in_blocking_order() {
         assert_eq!(
             got,
             vec![
-                show(b"*2\r\n$1\r\nx\r\n$1\r\n1\r\n"),
-                show(b"*2\r\n$1\r\nx\r\n$1\r\n2\r\n"),
-                show(b"*2\r\n$1\r\nx\r\n$1\r\n3\r\n"),
+                show(b"*2\r\n$1\r\nb\r\n$1\r\n1\r\n"),
+                show(b"*2\r\n$1\r\nb\r\n$1\r\n2\r\n"),
+                show(b"*2\r\n$1\r\nb\r\n$1\r\n3\r\n"),
             ],
             "{}",
             s.label()
         );
-        assert_eq!(p.cmd(&["EXISTS", "x"]), b":0\r\n");
+        assert_eq!(p.cmd(&["EXISTS", "b"]), b":0\r\n");
         // A key earlier in the list wins when both have elements.
         p.cmd(&["RPUSH", "a", "A"]);
-        p.cmd(&["RPUSH", "x", "X"]);
+        p.cmd(&["RPUSH", "b", "X"]);
         assert_eq!(
-            p.cmd(&["BRPOP", "x", "a", "1"]),
-            b"*2\r\n$1\r\nx\r\n$1\r\nX\r\n"
+            p.cmd(&["BRPOP", "b", "a", "1"]),
+            b"*2\r\n$1\r\nb\r\n$1\r\nX\r\n"
         );
     }
 }

@@ -87,7 +87,7 @@ fn xread_over_several_streams_on_different_cores() {
     let t = agree(|s, t| {
         let mut p = s.conn();
         let mut w = s.conn();
-        // "a", "b", "k1", "x" hash to different shards of a 4-shard Shoal.
+        // "a" and "b" hash to different shards of a 4-shard Shoal ("k1" and "x" to "a"'s).
         for k in ["a", "b"] {
             t.push(show(&p.cmd(&["XADD", k, "1-1", "f", k])));
         }

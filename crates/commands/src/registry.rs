@@ -48,6 +48,11 @@ pub enum Cross {
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuntimeCmd {
+    Multi,
+    Exec,
+    Discard,
+    Watch,
+    Unwatch,
     Ping,
     Echo,
     Quit,
@@ -191,6 +196,11 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
     }
     use RuntimeCmd as R;
     let runtime: &[(&str, RuntimeCmd)] = &[
+        ("multi", R::Multi),
+        ("exec", R::Exec),
+        ("discard", R::Discard),
+        ("watch", R::Watch),
+        ("unwatch", R::Unwatch),
         ("ping", R::Ping),
         ("echo", R::Echo),
         ("quit", R::Quit),

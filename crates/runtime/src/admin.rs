@@ -89,6 +89,9 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
     let commands = sh.commands;
     let c = sh.conn_mut(id).expect("caller checked");
     match r {
+        R::Multi | R::Exec | R::Discard | R::Watch | R::Unwatch => {
+            return sh.run_multi_cmd(id, r, args);
+        }
         R::Ping => {
             if args.len() > 2 {
                 c.reply().error(&err::arity("ping"));
@@ -127,10 +130,12 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
             c.no_touch = false;
             c.authenticated = !requirepass;
             let was_monitor = std::mem::take(&mut c.monitor);
+            c.multi = None;
             c.reply().simple("RESET");
             if was_monitor {
                 remove_monitor(&sh.shared, sh.id, id);
             }
+            sh.unwatch_all(id);
         }
         R::Time => {
             let now = std::time::SystemTime::now()
@@ -218,6 +223,11 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
                 id,
                 move |x| {
                     let mut n = 0;
+                    for d in 0..x.keyspace.databases() {
+                        if all || d == db {
+                            x.touch_watched_db(d, None);
+                        }
+                    }
                     if all {
                         for d in x.keyspace.dbs_mut() {
                             n += d.len();
@@ -253,7 +263,10 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
                 sh,
                 id,
                 move |x| {
-                    x.keyspace.swap(a as usize, b as usize);
+                    let (a, b) = (a as usize, b as usize);
+                    x.touch_watched_db(a, Some(b));
+                    x.touch_watched_db(b, Some(a));
+                    x.keyspace.swap(a, b);
                     x.counters.dirty += 1;
                 },
                 |sh, id, _| sh.reply_with(id, |r| r.ok()),

@@ -85,6 +85,10 @@ pub struct Conn {
     pub created_ms: i64,
     pub last_interaction_ms: i64,
     pub last_cmd: &'static str,
+    /// Inside MULTI: the queued commands.
+    pub multi: Option<Box<crate::multi::MultiState>>,
+    /// WATCHed keys.
+    pub watch: Option<Box<crate::multi::WatchState>>,
 }
 
 /// Output beyond which a connection stops executing its pipeline until the kernel drains it.
@@ -123,6 +127,8 @@ impl Conn {
             created_ms: now_ms,
             last_interaction_ms: now_ms,
             last_cmd: "NULL",
+            multi: None,
+            watch: None,
         }
     }
 

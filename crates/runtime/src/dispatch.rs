@@ -6,7 +6,7 @@ use crate::conn::{Pending, ReplyMode, Step};
 use crate::mesh::{Batch, ConnId, Msg};
 use crate::shard::Shard;
 use shoal_commands::registry::ShardFn;
-use shoal_commands::{Command, Ctx, Handler, KeyHint, Lookup};
+use shoal_commands::{Command, Ctx, Handler, KeyHint, Lookup, RuntimeCmd};
 use shoal_data::key_slot;
 use shoal_protocol::{Args, Protocol, Reply};
 
@@ -43,6 +43,7 @@ impl Shard {
         if self.notes.watching {
             self.notes.ready.push((db, key.to_vec()));
         }
+        self.touch_watched(db, key);
     }
 
     /// The shard owning `key`.
@@ -79,9 +80,15 @@ impl Shard {
         no_touch: bool,
         out: &mut Vec<u8>,
     ) {
+        let dirty = self.counters.dirty;
         let mut ctx = self.ctx(db, proto, out);
         ctx.no_touch = no_touch;
         f(&mut ctx, args);
+        if self.counters.dirty != dirty && !self.watchers.is_empty() {
+            if let Lookup::Found(cmd) = self.commands.lookup(&args) {
+                self.touch_cmd_keys(cmd, &args, db);
+            }
+        }
     }
 
     /// Handles one request of connection `id`.
@@ -97,6 +104,7 @@ impl Shard {
                 if let Some(c) = self.conn_mut(id) {
                     c.reply().error_bytes(&msg);
                 }
+                self.doom_multi(id);
                 return Step::Done;
             }
             Lookup::UnknownSubcommand => {
@@ -111,6 +119,7 @@ impl Shard {
                 if let Some(c) = self.conn_mut(id) {
                     c.reply().error_bytes(&msg);
                 }
+                self.doom_multi(id);
                 return Step::Done;
             }
         };
@@ -122,14 +131,33 @@ impl Shard {
                 return Step::Retry;
             }
             let msg = shoal_commands::err::arity(cmd.spec.name);
-            c.reply().error(&msg);
+            self.reject(id, cmd, &msg);
             return Step::Done;
         }
         if !c.authenticated && !cmd.no_auth {
             if batch.is_some() {
                 return Step::Retry;
             }
-            c.reply().error("NOAUTH Authentication required.");
+            self.reject(id, cmd, "NOAUTH Authentication required.");
+            return Step::Done;
+        }
+        if c.multi.is_some()
+            && !matches!(
+                cmd.handler,
+                Handler::Runtime(
+                    RuntimeCmd::Exec
+                        | RuntimeCmd::Discard
+                        | RuntimeCmd::Multi
+                        | RuntimeCmd::Watch
+                        | RuntimeCmd::Quit
+                        | RuntimeCmd::Reset
+                )
+            )
+        {
+            if batch.is_some() {
+                return Step::Retry;
+            }
+            self.queue_in_multi(id, cmd, &args);
             return Step::Done;
         }
         c.last_cmd = cmd.spec.name;
@@ -159,6 +187,26 @@ impl Shard {
             }
             Handler::Shard(f) => self.dispatch_keyed(id, cmd, f, args, batch),
         }
+    }
+
+    /// Refuses a command before it runs: inside MULTI that dooms the transaction, and a refused
+    /// EXEC discards it (Redis's execCommandAbort).
+    fn reject(&mut self, id: ConnId, cmd: &Command, msg: &str) {
+        if matches!(cmd.handler, Handler::Runtime(RuntimeCmd::Exec)) {
+            let why = msg.strip_prefix("ERR ").unwrap_or(msg);
+            if let Some(c) = self.conn_mut(id) {
+                c.multi = None;
+                c.reply().error(&format!(
+                    "EXECABORT Transaction discarded because of: {why}"
+                ));
+            }
+            self.unwatch_all(id);
+            return;
+        }
+        if let Some(c) = self.conn_mut(id) {
+            c.reply().error(msg);
+        }
+        self.doom_multi(id);
     }
 
     /// Advances CLIENT REPLY SKIP after a command whose reply was written (or suppressed).
@@ -239,10 +287,14 @@ impl Shard {
             };
             let mut out = std::mem::take(&mut c.out);
             let mark = out.len();
+            let dirty = self.counters.dirty;
             let mut ctx = self.ctx(db, proto, &mut out);
             ctx.no_touch = no_touch;
             ctx.key_hint = hint;
             f(&mut ctx, args);
+            if self.counters.dirty != dirty && !self.watchers.is_empty() {
+                self.touch_cmd_keys(cmd, &args, db);
+            }
             if silent {
                 out.truncate(mark);
             }

@@ -12,6 +12,7 @@ pub mod dispatch;
 pub mod locks;
 pub mod mem;
 pub mod mesh;
+pub mod multi;
 pub mod ring;
 pub mod server;
 pub mod shard;

@@ -131,6 +131,8 @@ pub struct Shard {
     pub rng: u64,
     /// Clients blocked on keys of this shard.
     pub waiters: crate::blocking::Waiters,
+    /// WATCHed keys of this shard and the flags of the transactions watching them.
+    pub watchers: crate::multi::Watchers,
     /// Clients of this shard that are blocked.
     pub blocked_clients: usize,
     /// Ready keys and block requests the last command left.
@@ -186,6 +188,7 @@ impl Shard {
             cqes: Vec::with_capacity(1024),
             notes: Default::default(),
             waiters: Default::default(),
+            watchers: Default::default(),
             blocked_clients: 0,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             shutting_down: false,
@@ -249,9 +252,12 @@ impl Shard {
     /// Frees a connection slot and closes its socket.
     pub fn free_conn(&mut self, id: ConnId) {
         if let Some(slot) = self.conns.get_mut(id.idx as usize) {
-            if let Some(c) = slot.take() {
+            if let Some(mut c) = slot.take() {
                 // SAFETY: closing a socket this shard owns; no operation on it is in flight.
                 unsafe { libc::close(c.fd) };
+                if let Some(w) = c.watch.take() {
+                    self.unregister_watch(&w);
+                }
                 self.free.push(id.idx);
                 self.shared.clients.fetch_sub(1, Ordering::Relaxed);
                 let s = &self.shared.stats[self.id].connected_clients;

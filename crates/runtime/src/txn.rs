@@ -310,9 +310,9 @@ fn group_keys(
 
 /// Client state a cross-shard command runs with.
 #[derive(Clone, Copy)]
-struct Client {
-    db: usize,
-    proto: Protocol,
+pub struct Client {
+    pub db: usize,
+    pub proto: Protocol,
 }
 
 /// Starts a command whose keys span shards.
@@ -414,7 +414,14 @@ pub fn start_cross(sh: &mut Shard, id: ConnId, cmd: &Command, f: ShardFn, args: 
                 sh,
                 id,
                 groups,
-                Box::new(move |sh, id, tx| gather_body(sh, id, tx, f, owned, client)),
+                Box::new(move |sh, id, tx| {
+                    let job = GatherJob {
+                        cmds: vec![(f, owned)],
+                        exec: false,
+                        watch: None,
+                    };
+                    gather_body(sh, id, tx, job, client)
+                }),
             );
             Step::Wait
         }
@@ -682,7 +689,11 @@ fn move_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client,
                 Box::new(move |x: &mut Shard| -> StepOut {
                     let mut out = Vec::new();
                     let mut ctx = x.ctx(client.db, client.proto, &mut out);
-                    Box::new(generic::take_entry(&mut ctx, client.db, &src, remove))
+                    let moved = generic::take_entry(&mut ctx, client.db, &src, remove);
+                    if remove && moved.is_some() {
+                        x.touch_watched(client.db, &src);
+                    }
+                    Box::new(moved)
                 }),
             )];
             exec_held(
@@ -704,6 +715,7 @@ fn move_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client,
                                 } else {
                                     generic::put_copy(&mut ctx, dst_db, &dst, m);
                                 }
+                                x.touch_watched(dst_db, &dst);
                                 Box::new(())
                             }),
                         )],
@@ -770,28 +782,73 @@ type KeyState = Option<(Value, i64)>;
 /// Keys with their states.
 type KeyStates = Vec<(Vec<u8>, KeyState)>;
 
-/// A command over keys of several shards, run on copies: every shard sends its keys' values,
-/// the handler runs here over a scratch keyspace holding them, and each key it changed is
-/// written back to its shard, all under the transaction's locks.
-fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, client: Client) {
-    let args = owned.args();
-    let mut keys: Vec<Vec<u8>> = vec![];
-    let cmd = match sh.commands.lookup(&args) {
-        shoal_commands::Lookup::Found(c) => c,
-        _ => return,
-    };
-    for i in cmd.key_positions(&args) {
-        let k = args.get(i);
-        if !keys.iter().any(|x| x.as_slice() == k) {
-            keys.push(k.to_vec());
+/// Commands to run over copies of their keys (see [`gather_body`]).
+pub struct GatherJob {
+    pub cmds: Vec<(ShardFn, ArgsBuf)>,
+    /// EXEC: the replies go in one array and nothing blocks.
+    pub exec: bool,
+    /// EXEC's watch: the transaction aborts unless no write flagged it and every key alive at
+    /// WATCH is still alive (Redis aborts when a watched key expired). Dropped at the end.
+    pub watch: Option<Box<crate::multi::WatchState>>,
+}
+
+/// A watched key: its database, the key, and whether it was alive when WATCHed.
+pub type WatchedKey = (usize, Vec<u8>, bool);
+
+/// What each shard of a gather sends back: its keys' states, and whether its watched keys
+/// allow an EXEC to go on.
+struct GatherPart {
+    states: KeyStates,
+    watch_ok: bool,
+}
+
+/// Whether the watched keys of this shard still hold what their clients saw: alive keys are
+/// not expired (writes were flagged by the writer already).
+pub fn watched_alive(sh: &mut Shard, watched: &[WatchedKey]) -> bool {
+    let now = sh.now_ms;
+    for (db, k, alive) in watched {
+        if *alive && sh.owner(k) == sh.id && sh.keyspace.db(*db).get_mut(k, now).is_none() {
+            return false;
         }
     }
+    true
+}
+
+/// Commands over keys of several shards, run on copies: every shard sends its keys' values,
+/// the handlers run here over a scratch keyspace holding them, and each key they changed is
+/// written back to its shard, all under the transaction's locks.
+pub fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, job: GatherJob, client: Client) {
+    let mut keys: Vec<Vec<u8>> = vec![];
+    for (_, owned) in &job.cmds {
+        let args = owned.args();
+        let Some(cmd) = sh.commands.get(args.get(0)) else {
+            continue;
+        };
+        let cmd = match sh.commands.lookup(&args) {
+            shoal_commands::Lookup::Found(c) => c,
+            _ => cmd,
+        };
+        for i in cmd.key_positions(&args) {
+            let k = args.get(i);
+            if !keys.iter().any(|x| x.as_slice() == k) {
+                keys.push(k.to_vec());
+            }
+        }
+    }
+    let watched: Arc<Vec<WatchedKey>> = Arc::new(
+        job.watch
+            .as_ref()
+            .map(|w| w.keys.clone())
+            .unwrap_or_default(),
+    );
     let steps: Vec<(usize, StepFn)> = tx
         .shards
         .iter()
         .map(|&s| {
             let mine: Vec<Vec<u8>> = keys.iter().filter(|k| sh.owner(k) == s).cloned().collect();
+            let watched = watched.clone();
             let g: StepFn = Box::new(move |x: &mut Shard| -> StepOut {
+                let watch_ok = watched_alive(x, &watched);
                 let now = x.now_ms;
                 let db = x.keyspace.db(client.db);
                 let states: KeyStates = mine
@@ -803,7 +860,7 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
                         (k, st)
                     })
                     .collect();
-                Box::new(states)
+                Box::new(GatherPart { states, watch_ok })
             });
             (s, g)
         })
@@ -813,11 +870,32 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
         id,
         steps,
         Box::new(move |sh, id, mut results| {
+            let mut job = job;
+            let watch = job.watch.take();
             let mut before: KeyStates = vec![];
+            let mut watch_ok = watch
+                .as_ref()
+                .is_none_or(|w| !w.flag.load(Ordering::Acquire));
             for r in results.iter_mut() {
-                if let Some(v) = r.downcast_mut::<KeyStates>() {
-                    before.append(v);
+                if let Some(p) = r.downcast_mut::<GatherPart>() {
+                    before.append(&mut p.states);
+                    watch_ok &= p.watch_ok;
                 }
+            }
+            if !watch_ok {
+                exec_and_release(
+                    sh,
+                    id,
+                    tx,
+                    vec![],
+                    Box::new(move |sh, id, _| {
+                        sh.reply_with(id, |r| r.null_array());
+                        if let Some(w) = watch {
+                            sh.unregister_watch(&w);
+                        }
+                    }),
+                );
+                return;
             }
             let now = sh.now_ms;
             let mut scratch = Keyspace::scratch(client.db + 1);
@@ -827,12 +905,18 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
                 }
             }
             let mut out = Vec::new();
-            let blocking = sh
-                .commands
-                .get(owned.args().get(0))
-                .is_some_and(|c| c.blocking);
+            let exec = job.exec;
+            if exec {
+                Reply::new(&mut out, client.proto).array(job.cmds.len());
+            }
+            let blocking = !exec
+                && job
+                    .cmds
+                    .first()
+                    .and_then(|(_, a)| sh.commands.get(a.args().get(0)))
+                    .is_some_and(|c| c.blocking);
             let ready_mark = sh.notes.ready.len();
-            {
+            for (f, owned) in &job.cmds {
                 let mut ctx = Ctx {
                     keyspace: &mut scratch,
                     db: client.db,
@@ -852,6 +936,9 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
             sh.notes.ready.truncate(ready_mark);
             let rewrite = std::mem::take(&mut sh.notes.rewrite);
             if let Some(ms) = sh.notes.block.take() {
+                let Some((_, owned)) = job.cmds.into_iter().next() else {
+                    return;
+                };
                 let owned = if rewrite.is_empty() {
                     owned
                 } else {
@@ -912,7 +999,12 @@ fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, f: ShardFn, owned: ArgsBuf, c
                 id,
                 tx,
                 steps,
-                Box::new(move |sh, id, _| sh.reply_with(id, |r| r.raw(&out))),
+                Box::new(move |sh, id, _| {
+                    sh.reply_with(id, |r| r.raw(&out));
+                    if let Some(w) = watch {
+                        sh.unregister_watch(&w);
+                    }
+                }),
             );
         }),
     );
