@@ -4,7 +4,7 @@
 Both servers run at the same time on the same core (`taskset -c 0`); redis-benchmark runs on
 another core (`taskset -c 1`). Shoal is started as
 
-    <shoal> --port P --bind 127.0.0.1 --shards 1 [--shoal-args ...]
+    <shoal> --port P --bind 127.0.0.1 --shards N [--shoal-args ...]    (N: --shards, 1)
 
 and Redis as
 
@@ -26,7 +26,9 @@ microseconds per operation: the change in the server process's utime+stime (/pro
 summed over all its threads by the kernel, in clock ticks) across the run, divided by -n. A tick
 is usually 10 ms, so keep runs long enough (the defaults give a few seconds) for that to be small.
 Tests such as lrange_100 make redis-benchmark run an LPUSH pass of its own first; their CPU/op
-includes it. `zrange` (ZRANGE myzset 0 9) and `hget` (HGET myhash element:N) are not -t names:
+includes it. `zrange` (ZRANGE myzset 0 9), `hget` (HGET myhash element:N) and `publish`
+(PUBLISH chan hello, delivered to --subscribers connections that a drain process pinned to the
+client core holds subscribed and reads; its CPU/op includes the deliveries) are not -t names:
 redis-benchmark sends them as given, and they read what the zadd and hset tests of the same run
 wrote, so list those first.
 
@@ -214,7 +216,46 @@ def populate(server, keyspace, datasize, batch=1000):
 CUSTOM = {
     "zrange": ["ZRANGE", "myzset", "0", "9"],
     "hget": ["HGET", "myhash", "element:__rand_int__"],
+    "publish": ["PUBLISH", "chan", "hello"],
 }
+
+# While a `publish` cell runs, a drain process pinned to the client core holds --subscribers
+# connections SUBSCRIBEd to "chan" and reads everything they receive.
+DRAIN = r"""
+import selectors, socket, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+sel = selectors.DefaultSelector()
+socks = []
+for _ in range(n):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nchan\r\n")
+    socks.append(s)
+for s in socks:
+    buf = b""
+    while not buf.endswith(b":1\r\n"):
+        buf += s.recv(100)
+    s.setblocking(False)
+    sel.register(s, selectors.EVENT_READ)
+print("ready", flush=True)
+while True:
+    for key, _ in sel.select():
+        try:
+            if not key.fileobj.recv(1 << 20):
+                sel.unregister(key.fileobj)
+        except BlockingIOError:
+            pass
+"""
+
+
+def start_drain(args, port):
+    d = subprocess.Popen(["taskset", "-c", str(args.client_core), sys.executable, "-c", DRAIN,
+                          str(port), str(args.subscribers)],
+                         stdout=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                         preexec_fn=_die_with_parent)
+    if d.stdout.readline().strip() != "ready":
+        d.kill()
+        raise RuntimeError("the subscriber drain did not start")
+    return d
 
 
 def bench_cmd(args, port, test, pipeline, requests):
@@ -252,12 +293,18 @@ def parse_csv(out, test):
 def run_one(server, args, test, pipeline, requests):
     cmd = bench_cmd(args, server.port, test, pipeline, requests)
     server.check_alive()
-    before = cpu_ticks(server.proc.pid)
-    t0 = time.time()
-    p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                       preexec_fn=_die_with_parent)
-    wall = time.time() - t0
-    after = cpu_ticks(server.proc.pid)
+    drain = start_drain(args, server.port) if test == "publish" else None
+    try:
+        before = cpu_ticks(server.proc.pid)
+        t0 = time.time()
+        p = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           preexec_fn=_die_with_parent)
+        wall = time.time() - t0
+        after = cpu_ticks(server.proc.pid)
+    finally:
+        if drain:
+            drain.kill()
+            drain.wait()
     server.check_alive()
     if p.returncode != 0:
         raise RuntimeError(f"redis-benchmark failed ({p.returncode}) against {server.name}:\n"
@@ -315,6 +362,10 @@ def main():
     p.add_argument("--client-core", type=int, default=1,
                    help="core for redis-benchmark (%(default)s)")
     p.add_argument("--only", choices=["redis", "shoal"], help="run just one server")
+    p.add_argument("--shards", type=int, default=1,
+                   help="Shoal's shards, all on the server core (%(default)s)")
+    p.add_argument("--subscribers", type=int, default=100,
+                   help="connections subscribed to the channel `publish` publishes to (%(default)s)")
     args = p.parse_args()
 
     tests = csv_list(args.tests)
@@ -357,7 +408,7 @@ def main():
             shoal_label = f"shoal ({argv[0]})"
         argv += ["--port", "{port}", "--bind", HOST]
         if not args.shoal_cmd:
-            argv += ["--shards", "1"]
+            argv += ["--shards", str(args.shards)]
         argv += shlex.split(args.shoal_args)
         servers.append(Server("shoal", argv, args.server_core, workdir))
 

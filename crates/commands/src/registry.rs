@@ -48,6 +48,20 @@ pub enum Cross {
 #[allow(missing_docs)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RuntimeCmd {
+    Subscribe,
+    Unsubscribe,
+    Psubscribe,
+    Punsubscribe,
+    Ssubscribe,
+    Sunsubscribe,
+    Publish,
+    Spublish,
+    PubsubChannels,
+    PubsubNumsub,
+    PubsubNumpat,
+    PubsubShardchannels,
+    PubsubShardnumsub,
+    PubsubHelp,
     Multi,
     Exec,
     Discard,
@@ -196,6 +210,20 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
     }
     use RuntimeCmd as R;
     let runtime: &[(&str, RuntimeCmd)] = &[
+        ("subscribe", R::Subscribe),
+        ("unsubscribe", R::Unsubscribe),
+        ("psubscribe", R::Psubscribe),
+        ("punsubscribe", R::Punsubscribe),
+        ("ssubscribe", R::Ssubscribe),
+        ("sunsubscribe", R::Sunsubscribe),
+        ("publish", R::Publish),
+        ("spublish", R::Spublish),
+        ("pubsub|channels", R::PubsubChannels),
+        ("pubsub|numsub", R::PubsubNumsub),
+        ("pubsub|numpat", R::PubsubNumpat),
+        ("pubsub|shardchannels", R::PubsubShardchannels),
+        ("pubsub|shardnumsub", R::PubsubShardnumsub),
+        ("pubsub|help", R::PubsubHelp),
         ("multi", R::Multi),
         ("exec", R::Exec),
         ("discard", R::Discard),

@@ -4,6 +4,7 @@
 
 use crate::conn::{Closing, ReplyMode, Step};
 use crate::mesh::{ConnId, Msg, StepFn, StepOut};
+use crate::pubsub::Kind;
 use crate::shard::Shard;
 use shoal_commands::{err, Command, CommandSpec, RuntimeCmd};
 use shoal_data::numeric::parse_i64;
@@ -92,9 +93,55 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
         R::Multi | R::Exec | R::Discard | R::Watch | R::Unwatch => {
             return sh.run_multi_cmd(id, r, args);
         }
+        R::Subscribe | R::Psubscribe | R::Ssubscribe => {
+            let k = match r {
+                R::Subscribe => Kind::Channel,
+                R::Psubscribe => Kind::Pattern,
+                _ => Kind::Shard,
+            };
+            sh.subscribe(id, k, args);
+        }
+        R::Unsubscribe | R::Punsubscribe | R::Sunsubscribe => {
+            let k = match r {
+                R::Unsubscribe => Kind::Channel,
+                R::Punsubscribe => Kind::Pattern,
+                _ => Kind::Shard,
+            };
+            sh.unsubscribe(id, k, args);
+        }
+        R::Publish | R::Spublish => return sh.publish(id, r == R::Spublish, args),
+        R::PubsubChannels
+        | R::PubsubNumsub
+        | R::PubsubNumpat
+        | R::PubsubShardchannels
+        | R::PubsubShardnumsub => return sh.pubsub_query(id, args.get(1), args),
+        R::PubsubHelp => help(
+            c.reply(),
+            "PUBSUB",
+            &[
+                "CHANNELS [<pattern>]",
+                "    Return the currently active channels matching a <pattern> (default: '*').",
+                "NUMPAT",
+                "    Return number of subscriptions to patterns.",
+                "NUMSUB [<channel> ...]",
+                "    Return the number of subscribers for the specified channels, excluding",
+                "    pattern subscriptions(default: no channels).",
+                "SHARDCHANNELS [<pattern>]",
+                "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+                "SHARDNUMSUB [<shardchannel> ...]",
+                "    Return the number of subscribers for the specified shard level channel(s)",
+            ],
+        ),
         R::Ping => {
+            let subscribed = c.proto == Protocol::Resp2 && c.subs.as_ref().is_some_and(|s| s.active());
             if args.len() > 2 {
                 c.reply().error(&err::arity("ping"));
+            } else if subscribed {
+                // In subscribe mode PING answers as a message would (Redis's RESP2 form).
+                let mut r = c.reply();
+                r.array(2);
+                r.bulk(b"pong");
+                r.bulk(if args.len() == 2 { args.get(1) } else { b"" });
             } else if args.len() == 2 {
                 c.reply().bulk(args.get(1));
             } else {
@@ -131,7 +178,11 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
             c.authenticated = !requirepass;
             let was_monitor = std::mem::take(&mut c.monitor);
             c.multi = None;
+            let subs = c.subs.take();
             c.reply().simple("RESET");
+            if let Some(s) = subs {
+                sh.drop_subscriptions(id, *s);
+            }
             if was_monitor {
                 remove_monitor(&sh.shared, sh.id, id);
             }
@@ -988,6 +1039,12 @@ pub fn client_line(c: &crate::conn::Conn, now_ms: i64) -> String {
     if c.monitor {
         flags.push('O');
     }
+    if c.subs.as_ref().is_some_and(|s| s.active()) {
+        flags.push('P');
+    }
+    if c.multi.is_some() {
+        flags.push('x');
+    }
     if c.no_evict {
         flags.push('e');
     }
@@ -998,7 +1055,7 @@ pub fn client_line(c: &crate::conn::Conn, now_ms: i64) -> String {
         flags.push('N');
     }
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.client_id,
         addr,
         laddr,
@@ -1008,6 +1065,10 @@ pub fn client_line(c: &crate::conn::Conn, now_ms: i64) -> String {
         (now_ms - c.last_interaction_ms).max(0) / 1000,
         flags,
         c.db,
+        c.subs.as_ref().map_or(0, |s| s.channels.len()),
+        c.subs.as_ref().map_or(0, |s| s.patterns.len()),
+        c.subs.as_ref().map_or(0, |s| s.shard.len()),
+        c.multi.as_ref().map_or(-1, |m| m.queue.len() as i64),
         c.inbuf.len() - c.rpos,
         c.inbuf.capacity() - c.inbuf.len(),
         c.inbuf.capacity(),

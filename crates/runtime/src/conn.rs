@@ -89,6 +89,8 @@ pub struct Conn {
     pub multi: Option<Box<crate::multi::MultiState>>,
     /// WATCHed keys.
     pub watch: Option<Box<crate::multi::WatchState>>,
+    /// Pub/sub subscriptions.
+    pub subs: Option<Box<crate::pubsub::Subs>>,
 }
 
 /// Output beyond which a connection stops executing its pipeline until the kernel drains it.
@@ -129,6 +131,7 @@ impl Conn {
             last_cmd: "NULL",
             multi: None,
             watch: None,
+            subs: None,
         }
     }
 

@@ -141,6 +141,32 @@ impl Shard {
             self.reject(id, cmd, "NOAUTH Authentication required.");
             return Step::Done;
         }
+        if self.in_subscribe_mode(id)
+            && !matches!(
+                cmd.handler,
+                Handler::Runtime(
+                    RuntimeCmd::Subscribe
+                        | RuntimeCmd::Unsubscribe
+                        | RuntimeCmd::Psubscribe
+                        | RuntimeCmd::Punsubscribe
+                        | RuntimeCmd::Ssubscribe
+                        | RuntimeCmd::Sunsubscribe
+                        | RuntimeCmd::Ping
+                        | RuntimeCmd::Quit
+                        | RuntimeCmd::Reset
+                )
+            )
+        {
+            if batch.is_some() {
+                return Step::Retry;
+            }
+            let msg = Shard::subscribe_mode_error(cmd.spec.name);
+            self.reject(id, cmd, &msg);
+            return Step::Done;
+        }
+        let Some(c) = self.conn_mut(id) else {
+            return Step::Done;
+        };
         if c.multi.is_some()
             && !matches!(
                 cmd.handler,

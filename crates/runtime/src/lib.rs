@@ -13,6 +13,7 @@ pub mod locks;
 pub mod mem;
 pub mod mesh;
 pub mod multi;
+pub mod pubsub;
 pub mod ring;
 pub mod server;
 pub mod shard;

@@ -133,6 +133,8 @@ pub struct Shard {
     pub waiters: crate::blocking::Waiters,
     /// WATCHed keys of this shard and the flags of the transactions watching them.
     pub watchers: crate::multi::Watchers,
+    /// Pub/sub subscriptions of this shard's connections.
+    pub pubsub: crate::pubsub::PubSub,
     /// Clients of this shard that are blocked.
     pub blocked_clients: usize,
     /// Ready keys and block requests the last command left.
@@ -189,6 +191,7 @@ impl Shard {
             notes: Default::default(),
             waiters: Default::default(),
             watchers: Default::default(),
+            pubsub: Default::default(),
             blocked_clients: 0,
             rng: 0x9E37_79B9_7F4A_7C15 ^ (id as u64 + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9),
             shutting_down: false,
@@ -257,6 +260,9 @@ impl Shard {
                 unsafe { libc::close(c.fd) };
                 if let Some(w) = c.watch.take() {
                     self.unregister_watch(&w);
+                }
+                if let Some(s) = c.subs.take() {
+                    self.drop_subscriptions(id, *s);
                 }
                 self.free.push(id.idx);
                 self.shared.clients.fetch_sub(1, Ordering::Relaxed);
