@@ -14,6 +14,7 @@ pub mod hll;
 pub mod keys;
 pub mod list;
 pub mod registry;
+pub mod script;
 pub mod set;
 pub mod sort;
 pub mod spec;

@@ -188,6 +188,12 @@ pub struct CommandTable {
     ids: usize,
 }
 
+/// The command table, built once per process.
+pub fn table() -> &'static CommandTable {
+    static T: std::sync::OnceLock<CommandTable> = std::sync::OnceLock::new();
+    T.get_or_init(CommandTable::new)
+}
+
 fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
     let mut m = HashMap::new();
     let families = [
@@ -204,6 +210,7 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
         stream::COMMANDS,
         crate::geo::COMMANDS,
         sort::COMMANDS,
+        crate::script::COMMANDS,
     ];
     for (name, h, c) in families.into_iter().flatten() {
         m.insert(*name, (*h, *c));
@@ -286,7 +293,9 @@ fn make(spec: &'static CommandSpec, bind: Option<&(Handler, Cross)>) -> Option<C
         spec,
         handler,
         cross,
-        write: spec.flags.contains(&"write"),
+        // A script may write whatever its keys are (Redis flags EVAL by what the script does,
+        // once it runs); cross-shard locks must be exclusive for it.
+        write: spec.flags.contains(&"write") || matches!(spec.name, "eval" | "evalsha"),
         no_auth: spec.flags.contains(&"no_auth"),
         id: 0,
         movable: spec.flags.contains(&"movablekeys"),

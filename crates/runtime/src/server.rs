@@ -4,7 +4,6 @@ use crate::config::Config;
 use crate::mesh::Mailbox;
 use crate::shard::{Shard, ShardStats, Shared};
 use arc_swap::ArcSwap;
-use shoal_commands::CommandTable;
 use shoal_data::SLOTS;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -222,7 +221,7 @@ pub fn run(config: Config) -> io::Result<()> {
         mailboxes,
         slot_owner,
         slot_ranges,
-        commands: Box::leak(Box::new(CommandTable::new())),
+        commands: shoal_commands::registry::table(),
         next_client_id: AtomicU64::new(1),
         next_tx: AtomicU64::new(1),
         shutdown: AtomicBool::new(false),

@@ -1,0 +1,284 @@
+//! EVAL / EVALSHA / EVAL_RO / SCRIPT against Shoal (1 and 4 shards) and a real redis-server
+//! (7.0.15), byte for byte: a corpus of scripts covering redis.call and redis.pcall, the
+//! conversions both ways, errors raised by commands, by Lua and by the sandbox (with the
+//! "script: <sha>, on @user_script:<line>." suffix), argument errors, the script cache; scripts
+//! whose declared keys live on different cores; and a race of transfers done by EVAL between
+//! keys on every core whose total never changes.
+
+mod suite;
+
+use std::time::{Duration, Instant};
+use suite::{key_slot, parse, show, Resp, Server};
+
+/// Keys on the 4 shards of a 4-shard Shoal: "a" is on shard 3, "b" on 0, "c" on 1, "d" on 2.
+const CROSS: [&str; 4] = ["a", "b", "c", "d"];
+
+#[test]
+fn cross_keys_are_on_every_shard() {
+    let shards: Vec<usize> = CROSS
+        .iter()
+        .map(|k| key_slot(k.as_bytes()) as usize * 4 / 16384)
+        .collect();
+    assert_eq!(shards, vec![3, 0, 1, 2]);
+}
+
+/// Scripts and their arguments (after the script: numkeys, keys, args); every key a script
+/// touches is declared.
+const CORPUS: &[&[&str]] = &[
+    &["return 1", "0"],
+    &["return 3.99", "0"],
+    &["return -2.5", "0"],
+    &["return true", "0"],
+    &["return false", "0"],
+    &["return nil", "0"],
+    &["return 'hello'", "0"],
+    &["return {1,2,{3,'x'},nil,4}", "0"],
+    &["local t = {}; t[1]=1; t[3]=3; return t", "0"],
+    &["return {1.5, 'a', true, false}", "0"],
+    &["return {err='My Error'}", "0"],
+    &["return {ok='fine'}", "0"],
+    &["return redis.error_reply('x')", "0"],
+    &["return redis.error_reply('-CODE detail')", "0"],
+    &["return redis.status_reply('y')", "0"],
+    &["return redis.sha1hex('')", "0"],
+    &["return redis.sha1hex('abc')", "0"],
+    &[
+        "return {ARGV[1], KEYS[1], #KEYS, #ARGV}",
+        "1",
+        "a",
+        "v1",
+        "v2",
+    ],
+    &["return redis.call('set', KEYS[1], ARGV[1])", "1", "a", "1"],
+    &["return redis.call('get', KEYS[1])", "1", "a"],
+    &["return redis.call('get', KEYS[1])", "1", "missing"],
+    &[
+        "return tostring(redis.call('get', KEYS[1]))",
+        "1",
+        "missing",
+    ],
+    &["return type(redis.call('incr', KEYS[1]))", "1", "n"],
+    &["return redis.call('incrbyfloat', KEYS[1], '1.5')", "1", "f"],
+    &["return redis.call('incr', KEYS[1])", "1", "s"],
+    &["return redis.pcall('incr', KEYS[1])", "1", "s"],
+    &[
+        "local r = redis.pcall('incr', KEYS[1]); return r['err']",
+        "1",
+        "s",
+    ],
+    &["return redis.call('lpush', KEYS[1], 'x', 'y')", "1", "s"],
+    &["return redis.call('hgetall', KEYS[1])", "1", "nohash"],
+    &[
+        "redis.call('hset', KEYS[1], 'f', 'v'); return redis.call('hgetall', KEYS[1])",
+        "1",
+        "h",
+    ],
+    &[
+        "redis.call('rpush', KEYS[1], 1, 2, 3); return redis.call('lrange', KEYS[1], 0, -1)",
+        "1",
+        "l",
+    ],
+    &["return redis.call('zadd', KEYS[1], 1.5, 'm')", "1", "z"],
+    &[
+        "return redis.call('zrange', KEYS[1], 0, -1, 'withscores')",
+        "1",
+        "z",
+    ],
+    &["return redis.call('nosuch')", "0"],
+    &["return redis.pcall('nosuch')", "0"],
+    &["return redis.call('set', KEYS[1])", "1", "a"],
+    &["return redis.call()", "0"],
+    &["return redis.call('get', {})", "0"],
+    &["return redis.call('eval', 'return 1', '0')", "0"],
+    &["return redis.call('ping')", "0"],
+    &["return redis.call('echo', 'hi')", "0"],
+    &["x = 1", "0"],
+    &["return y", "0"],
+    &["syntax error here", "0"],
+    &["error('boom')", "0"],
+    &["error({err='boom2'})", "0"],
+    &["local a = 1\nlocal b = 2\nerror('on line three')", "0"],
+    &["local a = 1\nreturn redis.call('incr', KEYS[1])", "1", "s"],
+    &["return string.format('%d-%s', 7, 'x')", "0"],
+    &["return table.concat({'a','b'}, ',')", "0"],
+    &["return math.floor(7.9)", "0"],
+    &["return 1", "-1"],
+    &["return 1", "2", "a"],
+    &["return 1", "x"],
+];
+
+fn run_corpus(s: &Server) -> Vec<String> {
+    let mut c = s.conn();
+    let mut out = vec![];
+    c.cmd(&["SET", "s", "abc"]);
+    for case in CORPUS {
+        let mut args = vec!["EVAL"];
+        args.extend_from_slice(case);
+        out.push(format!("{case:?} -> {}", show(&c.cmd(&args))));
+    }
+    out
+}
+
+#[test]
+fn script_corpus_matches_redis() {
+    let redis = Server::redis();
+    let want = run_corpus(&redis);
+    for shards in [1, 4] {
+        let shoal = Server::shoal(shards);
+        let got = run_corpus(&shoal);
+        for (g, w) in got.iter().zip(&want) {
+            assert_eq!(g, w, "shoal with {shards} shards");
+        }
+    }
+}
+
+#[test]
+fn evalsha_script_cache_and_read_only_scripts() {
+    for s in [Server::shoal(4), Server::redis()] {
+        let label = s.label().to_string();
+        let mut c = s.conn();
+        let sha = "1fa00e76656cc152ad327c13fe365858fd7be306";
+        let cases: Vec<(Vec<&str>, &[u8])> = vec![
+            (vec!["SCRIPT", "FLUSH"], b"+OK\r\n"),
+            (
+                vec!["EVALSHA", sha, "0"],
+                b"-NOSCRIPT No matching script. Please use EVAL.\r\n",
+            ),
+            (vec!["SCRIPT", "EXISTS", sha, "ffff"], b"*2\r\n:0\r\n:0\r\n"),
+            (
+                vec!["SCRIPT", "LOAD", "return 42"],
+                b"$40\r\n1fa00e76656cc152ad327c13fe365858fd7be306\r\n",
+            ),
+            (vec!["EVALSHA", sha, "0"], b":42\r\n"),
+            (
+                vec!["EVALSHA", "1FA00E76656CC152AD327C13FE365858FD7BE306", "0"],
+                b":42\r\n",
+            ),
+            (vec!["SCRIPT", "EXISTS", sha, "ffff"], b"*2\r\n:1\r\n:0\r\n"),
+            (
+                vec!["SCRIPT", "LOAD", "syntax error here"],
+                b"-ERR Error compiling script (new function): user_script:1: '=' expected near 'error'\r\n",
+            ),
+            (
+                vec!["EVAL_RO", "return redis.call('set', KEYS[1], '1')", "1", "a"],
+                b"-ERR Write commands are not allowed from read-only scripts. script: 9c8d2c2a76df2c64b0b4f9e4f2b4d2b0cd1d0c4b, on @user_script:1.\r\n",
+            ),
+            (
+                vec!["SCRIPT", "KILL"],
+                b"-NOTBUSY No scripts in execution right now.\r\n",
+            ),
+            (vec!["SCRIPT", "FLUSH"], b"+OK\r\n"),
+            (vec!["SCRIPT", "EXISTS", sha], b"*1\r\n:0\r\n"),
+        ];
+        for (args, want) in cases {
+            let got = c.cmd(&args);
+            if args[0] == "EVAL_RO" {
+                // The sha in the message is the script's; compare the rest.
+                let g = String::from_utf8_lossy(&got).into_owned();
+                assert!(
+                    g.starts_with(
+                        "-ERR Write commands are not allowed from read-only scripts. script: "
+                    ) && g.ends_with(", on @user_script:1.\r\n"),
+                    "{label} {args:?}: {g}"
+                );
+                continue;
+            }
+            assert_eq!(show(&got), show(want), "{label} {args:?}");
+        }
+        // The sha of EVAL's script is known to EVALSHA afterwards, on any connection.
+        let mut d = s.conn();
+        let Resp::Bulk(sha7) = parse(&d.cmd(&["EVAL", "return redis.sha1hex('return 8')", "0"]))
+        else {
+            panic!("{label}")
+        };
+        assert_eq!(d.cmd(&["EVAL", "return 8", "0"]), b":8\r\n", "{label}");
+        let sha7 = String::from_utf8(sha7).unwrap();
+        assert_eq!(c.cmd(&["EVALSHA", &sha7, "0"]), b":8\r\n", "{label}");
+    }
+}
+
+#[test]
+fn scripts_over_keys_on_every_core_are_atomic_and_write_back() {
+    for s in [Server::shoal(4), Server::redis()] {
+        let label = s.label().to_string();
+        let mut c = s.conn();
+        c.cmd(&["MSET", "a", "10", "b", "20", "c", "30", "d", "40"]);
+        let script = "local t = 0 \
+            for i = 1, 4 do t = t + tonumber(redis.call('get', KEYS[i])) end \
+            for i = 1, 4 do redis.call('set', KEYS[i], t) end \
+            redis.call('rpush', KEYS[5], t) \
+            return t";
+        let mut args = vec!["EVAL", script, "5"];
+        args.extend_from_slice(&CROSS);
+        args.push("a:log");
+        assert_eq!(c.cmd(&args), b":100\r\n", "{label}");
+        assert_eq!(
+            c.cmd(&["MGET", "a", "b", "c", "d"]),
+            b"*4\r\n$3\r\n100\r\n$3\r\n100\r\n$3\r\n100\r\n$3\r\n100\r\n",
+            "{label}"
+        );
+        assert_eq!(
+            c.cmd(&["LRANGE", "a:log", "0", "-1"]),
+            b"*1\r\n$3\r\n100\r\n",
+            "{label}"
+        );
+    }
+}
+
+/// Transfers by EVAL between 8 accounts on every core, from 4 threads, while a reader sums the
+/// accounts with EVAL: the total never changes.
+#[test]
+fn concurrent_eval_transfers_keep_the_total() {
+    for s in [Server::shoal(4), Server::redis()] {
+        let label = s.label().to_string();
+        let accounts: Vec<String> = (0..8).map(|i| format!("acct{i}")).collect();
+        let mut c = s.conn();
+        for a in &accounts {
+            c.cmd(&["SET", a, "1000"]);
+        }
+        let transfer = "local n = tonumber(ARGV[1]) \
+            local f = tonumber(redis.call('get', KEYS[1])) \
+            if f < n then return 0 end \
+            redis.call('decrby', KEYS[1], n) redis.call('incrby', KEYS[2], n) return 1";
+        let sum = "local t = 0 for i, k in ipairs(KEYS) do t = t + tonumber(redis.call('get', k)) end return t";
+        let deadline = Instant::now() + Duration::from_secs(3);
+        std::thread::scope(|scope| {
+            for t in 0..4u64 {
+                let s = &s;
+                let accounts = &accounts;
+                let label = &label;
+                scope.spawn(move || {
+                    let mut c = s.conn();
+                    let mut x = t + 1;
+                    for _ in 0..1500 {
+                        if Instant::now() > deadline {
+                            break;
+                        }
+                        x = x
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        let from = &accounts[(x >> 33) as usize % 8];
+                        let to = &accounts[(x >> 40) as usize % 8];
+                        let n = ((x >> 50) % 50).to_string();
+                        let r = c.cmd(&["EVAL", transfer, "2", from, to, &n]);
+                        assert!(r == b":0\r\n" || r == b":1\r\n", "{label}: {}", show(&r));
+                    }
+                });
+            }
+            let s = &s;
+            let accounts = &accounts;
+            let label = &label;
+            scope.spawn(move || {
+                let mut c = s.conn();
+                let mut args = vec!["EVAL", sum, "8"];
+                args.extend(accounts.iter().map(String::as_str));
+                while Instant::now() < deadline {
+                    assert_eq!(c.cmd(&args), b":8000\r\n", "{label}: torn sum");
+                }
+            });
+        });
+        let mut args = vec!["EVAL", sum, "8"];
+        args.extend(accounts.iter().map(String::as_str));
+        assert_eq!(c.cmd(&args), b":8000\r\n", "{label}");
+    }
+}
