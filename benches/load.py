@@ -28,7 +28,8 @@ is usually 10 ms, so keep runs long enough (the defaults give a few seconds) for
 Tests such as lrange_100 make redis-benchmark run an LPUSH pass of its own first; their CPU/op
 includes it. `zrange` (ZRANGE myzset 0 9), `hget` (HGET myhash element:N) and `publish`
 (PUBLISH chan hello, delivered to --subscribers connections that a drain process pinned to the
-client core holds subscribed and reads; its CPU/op includes the deliveries) are not -t names:
+client core holds subscribed and reads; its CPU/op includes the deliveries) and `eval` (EVAL of
+`return redis.call('incr', KEYS[1])` over counter:N) are not -t names:
 redis-benchmark sends them as given, and they read what the zadd and hset tests of the same run
 wrote, so list those first.
 
@@ -217,6 +218,7 @@ CUSTOM = {
     "zrange": ["ZRANGE", "myzset", "0", "9"],
     "hget": ["HGET", "myhash", "element:__rand_int__"],
     "publish": ["PUBLISH", "chan", "hello"],
+    "eval": ["EVAL", "return redis.call('incr', KEYS[1])", "1", "counter:__rand_int__"],
 }
 
 # While a `publish` cell runs, a drain process pinned to the client core holds --subscribers

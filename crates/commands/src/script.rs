@@ -36,6 +36,11 @@ struct Engine {
     lua: Lua,
     compiled: HashMap<String, Function>,
     generation: u64,
+    /// Looked up once: the globals table, `redis`, `xpcall` and the error handler.
+    globals: Table,
+    redis: Table,
+    xpcall: Function,
+    handler: Function,
 }
 
 thread_local! {
@@ -116,10 +121,17 @@ fn new_engine() -> mlua::Result<Engine> {
         lua.create_function(|lua, ()| LAST_CALL_ERROR.with(|e| lua.create_string(&*e.borrow())))?,
     )?;
     lua.load(PRELUDE).set_name("=prelude").exec()?;
+    let redis: Table = g.raw_get("redis")?;
+    let xpcall: Function = g.raw_get("xpcall")?;
+    let handler: Function = g.raw_get("__shoal_err_handler")?;
     Ok(Engine {
         lua,
         compiled: HashMap::new(),
         generation: GENERATION.load(Ordering::Acquire),
+        globals: g,
+        redis,
+        xpcall,
+        handler,
     })
 }
 
@@ -273,7 +285,7 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) {
         };
         let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
         let argv: Vec<&[u8]> = (3 + numkeys..args.len()).map(|i| args.get(i)).collect();
-        match execute(&engine.lua, ctx, &f, &keys, &argv, read_only) {
+        match execute(engine, ctx, &f, &keys, &argv, read_only) {
             Ok(v) => to_resp(&mut ctx.reply, &v, &sha),
             Err(e) => ctx
                 .reply
@@ -313,14 +325,15 @@ enum Owned {
 }
 
 fn execute(
-    lua: &Lua,
+    engine: &Engine,
     ctx: &mut Ctx<'_>,
     f: &Function,
     keys: &[&[u8]],
     argv: &[&[u8]],
     read_only: bool,
 ) -> mlua::Result<Outcome> {
-    let g = lua.globals();
+    let lua = &engine.lua;
+    let g = &engine.globals;
     let kt = lua.create_table_with_capacity(keys.len(), 0)?;
     for (i, k) in keys.iter().enumerate() {
         kt.raw_set(i + 1, lua.create_string(k)?)?;
@@ -357,12 +370,10 @@ fn execute(
             let mut ctx = cell.borrow_mut();
             Ok(redis_call(lua, &mut ctx, va, keys, read_only).1)
         })?;
-        let redis: Table = g.raw_get("redis")?;
+        let redis = &engine.redis;
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
-        let xpcall: Function = g.raw_get("xpcall")?;
-        let handler: Function = g.raw_get("__shoal_err_handler")?;
-        let mut rets: MultiValue = xpcall.call((f.clone(), handler))?;
+        let mut rets: MultiValue = engine.xpcall.call((f.clone(), engine.handler.clone()))?;
         let ok = matches!(rets.pop_front(), Some(LuaValue::Boolean(true)));
         let v = rets.pop_front().unwrap_or(LuaValue::Nil);
         Ok(if ok {
