@@ -12,7 +12,7 @@
 //! through the keyspace.
 
 use crate::ctx::Ctx;
-use crate::registry::{table, Handler, Lookup, RuntimeCmd};
+use crate::registry::{table, Cross, Handler, Lookup, RuntimeCmd};
 use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue, Variadic};
 use shoal_data::key_slot;
 use shoal_data::numeric::parse_i64;
@@ -136,48 +136,16 @@ fn new_engine() -> mlua::Result<Engine> {
 }
 
 /// The family's table bindings.
-pub const COMMANDS: &[(&str, Handler, crate::registry::Cross)] = &[
-    ("eval", Handler::Shard(eval), crate::registry::Cross::Gather),
-    (
-        "evalsha",
-        Handler::Shard(evalsha),
-        crate::registry::Cross::Gather,
-    ),
-    (
-        "eval_ro",
-        Handler::Shard(eval_ro),
-        crate::registry::Cross::Gather,
-    ),
-    (
-        "evalsha_ro",
-        Handler::Shard(evalsha_ro),
-        crate::registry::Cross::Gather,
-    ),
-    (
-        "script|load",
-        Handler::Shard(script_load),
-        crate::registry::Cross::Local,
-    ),
-    (
-        "script|exists",
-        Handler::Shard(script_exists),
-        crate::registry::Cross::Local,
-    ),
-    (
-        "script|flush",
-        Handler::Shard(script_flush),
-        crate::registry::Cross::Local,
-    ),
-    (
-        "script|kill",
-        Handler::Shard(script_kill),
-        crate::registry::Cross::Local,
-    ),
-    (
-        "script|help",
-        Handler::Shard(script_help),
-        crate::registry::Cross::Local,
-    ),
+pub const COMMANDS: &[(&str, Handler, Cross)] = &[
+    ("eval", Handler::Shard(eval), Cross::Gather),
+    ("evalsha", Handler::Shard(evalsha), Cross::Gather),
+    ("eval_ro", Handler::Shard(eval_ro), Cross::Gather),
+    ("evalsha_ro", Handler::Shard(evalsha_ro), Cross::Gather),
+    ("script|load", Handler::Shard(script_load), Cross::Local),
+    ("script|exists", Handler::Shard(script_exists), Cross::Local),
+    ("script|flush", Handler::Shard(script_flush), Cross::Local),
+    ("script|kill", Handler::Shard(script_kill), Cross::Local),
+    ("script|help", Handler::Shard(script_help), Cross::Local),
 ];
 
 /// SHA1 of `body`, lower-case hex.
@@ -256,23 +224,9 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) {
         let f = match engine.compiled.get(&sha) {
             Some(f) => f.clone(),
             None => {
-                let f = match engine
-                    .lua
-                    .load(&body[..])
-                    .set_name("@user_script")
-                    .into_function()
-                {
+                let f = match compile(&engine.lua, &body) {
                     Ok(f) => f,
-                    Err(e) => {
-                        let msg = match &e {
-                            mlua::Error::SyntaxError { message, .. } => message.clone(),
-                            other => other.to_string(),
-                        };
-                        return ctx.reply.error(&format!(
-                            "ERR Error compiling script (new function): {}",
-                            first_line(&msg)
-                        ));
-                    }
+                    Err(msg) => return ctx.reply.error(&msg),
                 };
                 if !by_sha {
                     if let Ok(mut m) = scripts().write() {
@@ -292,6 +246,23 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) {
                 .error(&format!("ERR {}", first_line(&e.to_string()))),
         }
     });
+}
+
+/// Compiles a script body, or gives Redis's error reply for it.
+fn compile(lua: &Lua, body: &[u8]) -> Result<Function, String> {
+    lua.load(body)
+        .set_name("@user_script")
+        .into_function()
+        .map_err(|e| {
+            let msg = match &e {
+                mlua::Error::SyntaxError { message, .. } => message.clone(),
+                other => other.to_string(),
+            };
+            format!(
+                "ERR Error compiling script (new function): {}",
+                first_line(&msg)
+            )
+        })
 }
 
 /// The first line of a Lua error message (mlua appends a traceback).
@@ -640,19 +611,8 @@ fn resp_to_lua(lua: &Lua, b: &[u8], pos: &mut usize) -> mlua::Result<(bool, LuaV
 pub fn script_load(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let body = args.get(2);
     // Compile first, so that a script that does not compile is not stored.
-    if let Err(e) = Lua::new()
-        .load(body)
-        .set_name("@user_script")
-        .into_function()
-    {
-        let msg = match &e {
-            mlua::Error::SyntaxError { message, .. } => message.clone(),
-            other => other.to_string(),
-        };
-        return ctx.reply.error(&format!(
-            "ERR Error compiling script (new function): {}",
-            first_line(&msg)
-        ));
+    if let Err(msg) = compile(&Lua::new(), body) {
+        return ctx.reply.error(&msg);
     }
     let sha = sha1hex(body);
     if let Ok(mut m) = scripts().write() {

@@ -97,6 +97,15 @@ impl PubSub {
         }
     }
 
+    /// The index of shard channels, or of plain channels.
+    fn channels_of(&self, shard: bool) -> &Index {
+        if shard {
+            &self.shard
+        } else {
+            &self.channels
+        }
+    }
+
     fn add(&mut self, k: Kind, name: &[u8], id: ConnId) {
         self.index(k).entry(name.to_vec()).or_default().push(id);
     }
@@ -216,11 +225,7 @@ impl Shard {
     /// Delivers a message to this shard's subscribers; returns how many received it.
     fn deliver(&mut self, shard_channel: bool, channel: &[u8], msg: &[u8]) -> usize {
         let mut targets: Vec<(ConnId, Option<Vec<u8>>)> = vec![];
-        let ix = if shard_channel {
-            &self.pubsub.shard
-        } else {
-            &self.pubsub.channels
-        };
+        let ix = self.pubsub.channels_of(shard_channel);
         if let Some(v) = ix.get(channel) {
             targets.extend(v.iter().map(|&c| (c, None)));
         }
@@ -290,11 +295,7 @@ impl Shard {
                     self,
                     id,
                     move |x| {
-                        let ix = if shard {
-                            &x.pubsub.shard
-                        } else {
-                            &x.pubsub.channels
-                        };
+                        let ix = x.pubsub.channels_of(shard);
                         let pat = rest.first();
                         ix.keys()
                             .filter(|ch| pat.is_none_or(|p| glob::matches(p, ch)))
@@ -322,11 +323,7 @@ impl Shard {
                     self,
                     id,
                     move |x| {
-                        let ix = if shard {
-                            &x.pubsub.shard
-                        } else {
-                            &x.pubsub.channels
-                        };
+                        let ix = x.pubsub.channels_of(shard);
                         names
                             .iter()
                             .map(|ch| ix.get(ch).map_or(0, Vec::len))
