@@ -282,3 +282,72 @@ fn concurrent_eval_transfers_keep_the_total() {
         assert_eq!(c.cmd(&args), b":8000\r\n", "{label}");
     }
 }
+
+const LIBRARY: &str = "#!lua name=mylib\n\
+redis.register_function('myfunc', function(keys, args) return args[1] end)\n\
+redis.register_function{function_name='ro', callback=function(keys, args) return redis.call('get', keys[1]) end, flags={'no-writes'}}\n\
+redis.register_function('bad', function(keys, args) return redis.call('incr', keys[1]) end)\n\
+redis.register_function('boom', function(keys, args)\n error('x')\nend)";
+
+fn run_functions(s: &Server) -> Vec<String> {
+    let mut c = s.conn();
+    let one = "#!lua name=one\nredis.register_function{function_name='only', callback=function(k, a) return #k + #a end, description='counts'}";
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["FUNCTION", "FLUSH"],
+        vec!["FUNCTION", "LIST"],
+        vec!["FUNCTION", "LOAD", LIBRARY],
+        vec!["FUNCTION", "LOAD", LIBRARY],
+        vec!["FUNCTION", "LOAD", "REPLACE", LIBRARY],
+        vec!["FCALL", "myfunc", "0", "hello"],
+        vec!["FCALL", "nosuch", "0"],
+        vec!["FCALL_RO", "ro", "1", "a"],
+        vec!["FCALL_RO", "myfunc", "0", "x"],
+        vec!["SET", "s", "abc"],
+        vec!["FCALL", "bad", "1", "s"],
+        vec!["FCALL", "boom", "0"],
+        vec!["FCALL", "myfunc", "-1"],
+        vec!["FCALL", "myfunc", "x"],
+        vec!["FCALL", "myfunc", "5", "a"],
+        vec!["FUNCTION", "DELETE", "nolib"],
+        vec!["FUNCTION", "LOAD", "#!lua name=l2\nreturn 1"],
+        vec![
+            "FUNCTION",
+            "LOAD",
+            "#!lua\nredis.register_function('f', function() end)",
+        ],
+        vec!["FUNCTION", "LOAD", "#!lua name=l3\nredis.call('ping')"],
+        vec!["FUNCTION", "LOAD", "#!lua name=l5\nx=1"],
+        vec![
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=l4\nredis.register_function('myfunc', function() return 1 end)",
+        ],
+        vec!["FUNCTION", "LOAD", "no metadata"],
+        vec!["FUNCTION", "LOAD", one],
+        vec!["FCALL", "only", "2", "a", "b", "c"],
+        vec!["FUNCTION", "LIST", "LIBRARYNAME", "on*"],
+        vec!["FUNCTION", "LIST", "WITHCODE", "LIBRARYNAME", "one"],
+        vec!["FUNCTION", "DELETE", "mylib"],
+        vec!["FCALL", "myfunc", "0"],
+        vec!["FUNCTION", "STATS"],
+        vec!["FUNCTION", "FLUSH"],
+        vec!["FCALL", "only", "0"],
+        vec!["FUNCTION", "LIST"],
+    ];
+    cases
+        .iter()
+        .map(|a| format!("{:?} -> {}", &a[..2], show(&c.cmd(a))))
+        .collect()
+}
+
+#[test]
+fn functions_match_redis() {
+    let redis = Server::redis();
+    let want = run_functions(&redis);
+    let shoal = Server::shoal(4);
+    let got = run_functions(&shoal);
+    for (g, w) in got.iter().zip(&want) {
+        assert_eq!(g, w, "shoal with 4 shards");
+    }
+    assert_eq!(got.len(), want.len());
+}

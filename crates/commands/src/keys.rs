@@ -38,7 +38,9 @@ pub fn movable(spec: &CommandSpec, args: &Args<'_>) -> KeyPositions {
             counted(args, 1, &mut out)
         }
         "blmpop" | "bzmpop" => counted(args, 2, &mut out),
-        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" => counted(args, 2, &mut out),
+        "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro" => {
+            counted(args, 2, &mut out)
+        }
         "sort" | "sort_ro" => {
             out.push(1);
             if spec.name == "sort" {

@@ -7,6 +7,7 @@
 
 pub mod bitmap;
 pub mod ctx;
+pub mod function;
 pub mod generic;
 pub mod geo;
 pub mod hash;

@@ -211,6 +211,7 @@ fn family_bindings() -> HashMap<&'static str, (Handler, Cross)> {
         crate::geo::COMMANDS,
         sort::COMMANDS,
         crate::script::COMMANDS,
+        crate::function::COMMANDS,
     ];
     for (name, h, c) in families.into_iter().flatten() {
         m.insert(*name, (*h, *c));
@@ -295,7 +296,7 @@ fn make(spec: &'static CommandSpec, bind: Option<&(Handler, Cross)>) -> Option<C
         cross,
         // A script may write whatever its keys are (Redis flags EVAL by what the script does,
         // once it runs); cross-shard locks must be exclusive for it.
-        write: spec.flags.contains(&"write") || matches!(spec.name, "eval" | "evalsha"),
+        write: spec.flags.contains(&"write") || matches!(spec.name, "eval" | "evalsha" | "fcall"),
         no_auth: spec.flags.contains(&"no_auth"),
         id: 0,
         movable: spec.flags.contains(&"movablekeys"),

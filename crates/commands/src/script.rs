@@ -32,15 +32,20 @@ fn scripts() -> &'static RwLock<HashMap<String, Arc<[u8]>>> {
 static GENERATION: AtomicU64 = AtomicU64::new(0);
 
 /// A shard thread's Lua state and the functions it compiled.
-struct Engine {
-    lua: Lua,
+pub(crate) struct Engine {
+    pub(crate) lua: Lua,
     compiled: HashMap<String, Function>,
     generation: u64,
-    /// Looked up once: the globals table, `redis`, `xpcall` and the error handler.
+    /// Looked up once: the globals table, `redis`, `xpcall`, the error handler, and the
+    /// helper that binds a function's KEYS and ARGV.
     globals: Table,
-    redis: Table,
+    pub(crate) redis: Table,
     xpcall: Function,
     handler: Function,
+    bind: Function,
+    /// FUNCTION libraries loaded here: their functions, and the library generation.
+    pub(crate) functions: HashMap<String, Function>,
+    pub(crate) fn_generation: u64,
 }
 
 thread_local! {
@@ -64,7 +69,7 @@ __shoal_err_handler = function(err)
   while true do
     local i = dbg.getinfo(level, 'Sl')
     if not i then break end
-    if i.source == '@user_script' then
+    if i.source == '@user_script' or i.source == '@user_function' then
       err['source'] = i.source
       err['line'] = i.currentline
       break
@@ -74,6 +79,7 @@ __shoal_err_handler = function(err)
   return err
 end
 redis = {}
+__shoal_bind = function(f, k, a) return function() return f(k, a) end end
 redis.error_reply = function(e)
   if type(e) ~= 'string' then error('wrong number or type of arguments') end
   if string.sub(e, 1, 1) == '-' then e = string.sub(e, 2) end
@@ -102,7 +108,7 @@ setmetatable(_G, {
 })
 "#;
 
-fn new_engine() -> mlua::Result<Engine> {
+pub(crate) fn new_engine() -> mlua::Result<Engine> {
     // SAFETY: the debug library is the one unsafe part loaded (Redis's scripts have it too);
     // the error handler needs it to say on which line a script failed.
     let lua = unsafe {
@@ -124,6 +130,7 @@ fn new_engine() -> mlua::Result<Engine> {
     let redis: Table = g.raw_get("redis")?;
     let xpcall: Function = g.raw_get("xpcall")?;
     let handler: Function = g.raw_get("__shoal_err_handler")?;
+    let bind: Function = g.raw_get("__shoal_bind")?;
     Ok(Engine {
         lua,
         compiled: HashMap::new(),
@@ -132,6 +139,9 @@ fn new_engine() -> mlua::Result<Engine> {
         redis,
         xpcall,
         handler,
+        bind,
+        functions: HashMap::new(),
+        fn_generation: u64::MAX,
     })
 }
 
@@ -147,6 +157,30 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
     ("script|kill", Handler::Shard(script_kill), Cross::Local),
     ("script|help", Handler::Shard(script_help), Cross::Local),
 ];
+
+/// Runs `f` with this thread's Lua engine, started (again after SCRIPT FLUSH) when needed.
+pub(crate) fn with_engine(ctx: &mut Ctx<'_>, f: impl FnOnce(&mut Engine, &mut Ctx<'_>)) {
+    ENGINE.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        let gen = GENERATION.load(Ordering::Acquire);
+        if slot.as_ref().is_none_or(|e| e.generation != gen) {
+            match new_engine() {
+                Ok(mut e) => {
+                    e.generation = gen;
+                    *slot = Some(e);
+                }
+                Err(e) => {
+                    return ctx
+                        .reply
+                        .error(&format!("ERR cannot start the Lua interpreter: {e}"));
+                }
+            }
+        }
+        if let Some(engine) = slot.as_mut() {
+            f(engine, ctx);
+        }
+    })
+}
 
 /// SHA1 of `body`, lower-case hex.
 pub fn sha1hex(body: &[u8]) -> String {
@@ -204,23 +238,7 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) {
         let sha = sha1hex(&body);
         (sha, body)
     };
-    ENGINE.with(|cell| {
-        let mut slot = cell.borrow_mut();
-        let gen = GENERATION.load(Ordering::Acquire);
-        if slot.as_ref().is_none_or(|e| e.generation != gen) {
-            match new_engine() {
-                Ok(mut e) => {
-                    e.generation = gen;
-                    *slot = Some(e);
-                }
-                Err(e) => {
-                    return ctx
-                        .reply
-                        .error(&format!("ERR cannot start the Lua interpreter: {e}"));
-                }
-            }
-        }
-        let Some(engine) = slot.as_mut() else { return };
+    with_engine(ctx, |engine, ctx| {
         let f = match engine.compiled.get(&sha) {
             Some(f) => f.clone(),
             None => {
@@ -239,7 +257,7 @@ fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) {
         };
         let keys: Vec<&[u8]> = (3..3 + numkeys).map(|i| args.get(i)).collect();
         let argv: Vec<&[u8]> = (3 + numkeys..args.len()).map(|i| args.get(i)).collect();
-        match execute(engine, ctx, &f, &keys, &argv, read_only) {
+        match execute(engine, ctx, &f, false, &keys, &argv, read_only) {
             Ok(v) => to_resp(&mut ctx.reply, &v, &sha),
             Err(e) => ctx
                 .reply
@@ -266,20 +284,20 @@ fn compile(lua: &Lua, body: &[u8]) -> Result<Function, String> {
 }
 
 /// The first line of a Lua error message (mlua appends a traceback).
-fn first_line(s: &str) -> &str {
+pub(crate) fn first_line(s: &str) -> &str {
     let s = s.strip_prefix("runtime error: ").unwrap_or(s);
     let s = s.strip_prefix("syntax error: ").unwrap_or(s);
     s.lines().next().unwrap_or("")
 }
 
 /// What a finished script left: its value, or the error table it raised.
-enum Outcome {
+pub(crate) enum Outcome {
     Value(Owned),
     Error(Owned),
 }
 
 /// A Lua value copied out of the state, so that the reply can be written after the scope.
-enum Owned {
+pub(crate) enum Owned {
     Nil,
     Bool(bool),
     Int(i64),
@@ -295,10 +313,12 @@ enum Owned {
     },
 }
 
-fn execute(
+/// Runs `f` (a script, or with `pass_args` a FUNCTION called with KEYS and ARGV).
+pub(crate) fn execute(
     engine: &Engine,
     ctx: &mut Ctx<'_>,
     f: &Function,
+    pass_args: bool,
     keys: &[&[u8]],
     argv: &[&[u8]],
     read_only: bool,
@@ -313,6 +333,13 @@ fn execute(
     for (i, a) in argv.iter().enumerate() {
         at.raw_set(i + 1, lua.create_string(a)?)?;
     }
+    let f = if pass_args {
+        engine
+            .bind
+            .call::<Function>((f.clone(), kt.clone(), at.clone()))?
+    } else {
+        f.clone()
+    };
     g.raw_set("KEYS", kt)?;
     g.raw_set("ARGV", at)?;
     let cell = RefCell::new(ctx);
@@ -344,16 +371,25 @@ fn execute(
         let redis = &engine.redis;
         redis.raw_set("call", call)?;
         redis.raw_set("pcall", pcall)?;
-        let mut rets: MultiValue = engine.xpcall.call((f.clone(), engine.handler.clone()))?;
-        let ok = matches!(rets.pop_front(), Some(LuaValue::Boolean(true)));
-        let v = rets.pop_front().unwrap_or(LuaValue::Nil);
-        Ok(if ok {
-            Outcome::Value(owned(&v, 0))
-        } else {
-            Outcome::Error(raised(&v))
-        })
+        let outcome = run_protected(engine, f);
+        // The callbacks die with the scope; leave no stale ones behind.
+        redis.raw_set("call", LuaValue::Nil)?;
+        redis.raw_set("pcall", LuaValue::Nil)?;
+        outcome
     });
     result
+}
+
+/// Runs `f` under xpcall with the error handler.
+fn run_protected(engine: &Engine, f: Function) -> mlua::Result<Outcome> {
+    let mut rets: MultiValue = engine.xpcall.call((f, engine.handler.clone()))?;
+    let ok = matches!(rets.pop_front(), Some(LuaValue::Boolean(true)));
+    let v = rets.pop_front().unwrap_or(LuaValue::Nil);
+    Ok(if ok {
+        Outcome::Value(owned(&v, 0))
+    } else {
+        Outcome::Error(raised(&v))
+    })
 }
 
 /// The error table the error handler built, as an [`Owned::Raised`].
@@ -414,7 +450,7 @@ fn owned(v: &LuaValue, depth: usize) -> Owned {
     }
 }
 
-fn to_resp(r: &mut Reply<'_>, o: &Outcome, sha: &str) {
+pub(crate) fn to_resp(r: &mut Reply<'_>, o: &Outcome, sha: &str) {
     match o {
         Outcome::Value(v) => write_owned(r, v),
         Outcome::Error(Owned::Raised { err, source, line }) => {
