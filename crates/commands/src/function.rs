@@ -6,7 +6,9 @@
 
 use crate::ctx::Ctx;
 use crate::registry::{Cross, Handler};
-use crate::script::{execute, first_line, new_engine, to_resp, with_engine};
+use crate::script::{
+    execute, first_line, flush_mode_ok, new_engine, script_kill, to_resp, with_engine,
+};
 use mlua::{Function, Lua, Table, Value as LuaValue};
 use shoal_data::glob;
 use shoal_data::numeric::parse_i64;
@@ -26,7 +28,8 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
     ("function|flush", Handler::Shard(flush), Cross::Local),
     ("function|list", Handler::Shard(list), Cross::Local),
     ("function|stats", Handler::Shard(stats), Cross::Local),
-    ("function|kill", Handler::Shard(kill), Cross::Local),
+    // Nothing runs between commands, as for SCRIPT KILL.
+    ("function|kill", Handler::Shard(script_kill), Cross::Local),
 ];
 
 /// A registered function's metadata.
@@ -247,11 +250,7 @@ pub fn delete(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// FUNCTION FLUSH [ASYNC|SYNC]
 pub fn flush(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if args.len() > 3
-        || (args.len() == 3
-            && !args.get(2).eq_ignore_ascii_case(b"async")
-            && !args.get(2).eq_ignore_ascii_case(b"sync"))
-    {
+    if !flush_mode_ok(&args) {
         return ctx
             .reply
             .error("ERR FUNCTION FLUSH only supports SYNC|ASYNC option");
@@ -261,12 +260,6 @@ pub fn flush(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     LIB_GENERATION.fetch_add(1, Ordering::AcqRel);
     ctx.reply.ok();
-}
-
-/// FUNCTION KILL: functions are never left running between commands here.
-pub fn kill(ctx: &mut Ctx<'_>, _args: Args<'_>) {
-    ctx.reply
-        .error("NOTBUSY No scripts in execution right now.");
 }
 
 /// FUNCTION LIST [WITHCODE] [LIBRARYNAME pattern]

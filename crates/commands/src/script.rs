@@ -668,13 +668,17 @@ pub fn script_exists(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
 }
 
+/// Whether SCRIPT/FUNCTION FLUSH's optional mode is absent, ASYNC or SYNC.
+pub(crate) fn flush_mode_ok(args: &Args<'_>) -> bool {
+    args.len() == 2
+        || (args.len() == 3
+            && (args.get(2).eq_ignore_ascii_case(b"async")
+                || args.get(2).eq_ignore_ascii_case(b"sync")))
+}
+
 /// SCRIPT FLUSH [ASYNC|SYNC]
 pub fn script_flush(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if args.len() > 3
-        || (args.len() == 3
-            && !args.get(2).eq_ignore_ascii_case(b"async")
-            && !args.get(2).eq_ignore_ascii_case(b"sync"))
-    {
+    if !flush_mode_ok(&args) {
         return ctx
             .reply
             .error("ERR SCRIPT FLUSH only support SYNC|ASYNC option");
