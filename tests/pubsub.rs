@@ -9,16 +9,10 @@ mod suite;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-use suite::{encode, key_slot, parse, show, Conn, Resp, Server};
+use suite::{encode, expect, parse, shard_of, show, Conn, Resp, Server};
 
 fn servers() -> Vec<Server> {
     vec![Server::shoal(4), Server::redis()]
-}
-
-/// The shard of a 4-shard Shoal that owns the slot of `name` (slots are split into 4 equal
-/// ranges).
-fn shard_of(name: &str) -> usize {
-    key_slot(name.as_bytes()) as usize * 4 / 16384
 }
 
 /// Channels on the 4 shards of a 4-shard Shoal: "ch3" is on shard 0, "ch2" on 1, "ch1" on 2,
@@ -106,19 +100,6 @@ fn int(n: i64) -> Vec<u8> {
 
 fn bulk(v: &str) -> Vec<u8> {
     format!("${}\r\n{v}\r\n", v.len()).into_bytes()
-}
-
-/// Sends a command and asserts its exact (first) reply.
-#[track_caller]
-fn expect(s: &Server, c: &mut Conn, args: &[&str], want: &[u8]) {
-    let got = c.cmd(args);
-    assert_eq!(
-        show(&got),
-        show(want),
-        "{}: reply to {}",
-        s.label(),
-        args.join(" ")
-    );
 }
 
 /// Sends a command to a subscriber that may have messages waiting: skips message, pmessage
@@ -274,10 +255,10 @@ fn message_parts(s: &Server, frame: &[u8]) -> (String, String) {
 #[test]
 fn channels_are_spread_over_the_shards() {
     for set in [CH, C, S] {
-        let shards: BTreeSet<usize> = set.iter().map(|c| shard_of(c)).collect();
+        let shards: BTreeSet<usize> = set.iter().map(|c| shard_of(c, 4)).collect();
         assert_eq!(shards.len(), 4, "{set:?} are not on 4 different shards");
     }
-    assert_eq!(CH.map(shard_of), [2, 1, 0, 3]);
+    assert_eq!(CH.map(|c| shard_of(c, 4)), [2, 1, 0, 3]);
 }
 
 #[test]

@@ -8,7 +8,7 @@ mod suite;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
-use suite::{encode, key_slot, parse, show, Conn, Resp, Server};
+use suite::{encode, expect, parse, shard_of, show, Conn, Resp, Server};
 
 fn servers() -> Vec<Server> {
     vec![Server::shoal(4), Server::redis()]
@@ -18,17 +18,12 @@ fn servers() -> Vec<Server> {
 /// shard 3, "b" on 0, "c" on 1, "d" on 2. (`spread_keys_are_on_every_shard` checks this.)
 const CROSS: [&str; 4] = ["a", "b", "c", "d"];
 
-/// The shard of a 4-shard Shoal that owns `key`.
-fn shard_of(key: &str) -> usize {
-    key_slot(key.as_bytes()) as usize * 4 / 16384
-}
-
 /// `prefix0`..`prefix7`, checked to cover every shard twice.
 fn eight_keys(prefix: &str) -> Vec<String> {
     let keys: Vec<String> = (0..8).map(|i| format!("{prefix}{i}")).collect();
     let mut per_shard = [0; 4];
     for k in &keys {
-        per_shard[shard_of(k)] += 1;
+        per_shard[shard_of(k, 4)] += 1;
     }
     assert_eq!(
         per_shard,
@@ -36,19 +31,6 @@ fn eight_keys(prefix: &str) -> Vec<String> {
         "{keys:?} are not spread over the shards"
     );
     keys
-}
-
-/// Sends a command and asserts its exact reply (shown escaped so a failure is readable).
-#[track_caller]
-fn expect(s: &Server, c: &mut Conn, args: &[&str], want: &[u8]) {
-    let got = c.cmd(args);
-    assert_eq!(
-        show(&got),
-        show(want),
-        "{}: reply to {}",
-        s.label(),
-        args.join(" ")
-    );
 }
 
 /// The RESP2 array of exactly these reply bytes.
@@ -79,7 +61,7 @@ fn int_of(r: &Resp, label: &str) -> i64 {
 
 #[test]
 fn spread_keys_are_on_every_shard() {
-    let shards: Vec<usize> = CROSS.iter().map(|k| shard_of(k)).collect();
+    let shards: Vec<usize> = CROSS.iter().map(|k| shard_of(k, 4)).collect();
     assert_eq!(shards, vec![3, 0, 1, 2]);
     eight_keys("acct");
     eight_keys("m");

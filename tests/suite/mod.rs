@@ -774,6 +774,25 @@ pub fn parse(b: &[u8]) -> Resp {
     p(b, 0).0
 }
 
+/// The shard of a Shoal started with `shards` shards that owns `key` (slots are split into
+/// equal ranges, in order).
+pub fn shard_of(key: &str, shards: usize) -> usize {
+    key_slot(key.as_bytes()) as usize * shards / 16384
+}
+
+/// Sends a command and asserts its exact (first) reply, naming the server and the command.
+#[track_caller]
+pub fn expect(s: &Server, c: &mut Conn, args: &[&str], want: &[u8]) {
+    let got = c.cmd(args);
+    assert_eq!(
+        show(&got),
+        show(want),
+        "{}: reply to {}",
+        s.label(),
+        args.join(" ")
+    );
+}
+
 /// Redis Cluster hash slot of a key (CRC16/XMODEM of the hash tag, mod 16384).
 pub fn key_slot(key: &[u8]) -> u16 {
     let mut k = key;

@@ -141,51 +141,18 @@ impl Shard {
             self.reject(id, cmd, "NOAUTH Authentication required.");
             return Step::Done;
         }
-        if self.in_subscribe_mode(id)
-            && !matches!(
-                cmd.handler,
-                Handler::Runtime(
-                    RuntimeCmd::Subscribe
-                        | RuntimeCmd::Unsubscribe
-                        | RuntimeCmd::Psubscribe
-                        | RuntimeCmd::Punsubscribe
-                        | RuntimeCmd::Ssubscribe
-                        | RuntimeCmd::Sunsubscribe
-                        | RuntimeCmd::Ping
-                        | RuntimeCmd::Quit
-                        | RuntimeCmd::Reset
-                )
-            )
-        {
-            if batch.is_some() {
-                return Step::Retry;
+        // Subscribe mode and MULTI: one test on the connection for the common case.
+        let c = if c.subs.is_some() || c.multi.is_some() {
+            if let Some(step) = self.gate_client_state(id, cmd, &args, batch.is_some()) {
+                return step;
             }
-            let msg = Shard::subscribe_mode_error(cmd.spec.name);
-            self.reject(id, cmd, &msg);
-            return Step::Done;
-        }
-        let Some(c) = self.conn_mut(id) else {
-            return Step::Done;
+            match self.conn_mut(id) {
+                Some(c) => c,
+                None => return Step::Done,
+            }
+        } else {
+            c
         };
-        if c.multi.is_some()
-            && !matches!(
-                cmd.handler,
-                Handler::Runtime(
-                    RuntimeCmd::Exec
-                        | RuntimeCmd::Discard
-                        | RuntimeCmd::Multi
-                        | RuntimeCmd::Watch
-                        | RuntimeCmd::Quit
-                        | RuntimeCmd::Reset
-                )
-            )
-        {
-            if batch.is_some() {
-                return Step::Retry;
-            }
-            self.queue_in_multi(id, cmd, &args);
-            return Step::Done;
-        }
         c.last_cmd = cmd.spec.name;
         if self.cmd_calls.len() <= cmd.id {
             self.cmd_calls.resize(commands.ids(), 0);
@@ -217,7 +184,7 @@ impl Shard {
 
     /// Refuses a command before it runs: inside MULTI that dooms the transaction, and a refused
     /// EXEC discards it (Redis's execCommandAbort).
-    fn reject(&mut self, id: ConnId, cmd: &Command, msg: &str) {
+    pub fn reject(&mut self, id: ConnId, cmd: &Command, msg: &str) {
         if matches!(cmd.handler, Handler::Runtime(RuntimeCmd::Exec)) {
             let why = msg.strip_prefix("ERR ").unwrap_or(msg);
             if let Some(c) = self.conn_mut(id) {

@@ -66,9 +66,57 @@ fn unwatch_queued(ctx: &mut Ctx<'_>, _args: Args<'_>) {
 const NOT_IN_MULTI: &str = "ERR Command not allowed inside a transaction";
 
 impl Shard {
-    /// Whether connection `id` is inside MULTI.
-    pub fn in_multi(&mut self, id: ConnId) -> bool {
-        self.conn_mut(id).is_some_and(|c| c.multi.is_some())
+    /// For a connection that is subscribed or inside MULTI: refuses what RESP2 subscribe mode
+    /// does not allow, or queues what MULTI queues. Some(step) when it did (Retry while a batch
+    /// for another shard is open, so that earlier replies go first); None to run the command.
+    pub fn gate_client_state(
+        &mut self,
+        id: ConnId,
+        cmd: &Command,
+        args: &Args<'_>,
+        batch_open: bool,
+    ) -> Option<Step> {
+        use RuntimeCmd as R;
+        let r = match cmd.handler {
+            Handler::Runtime(r) => Some(r),
+            Handler::Shard(_) => None,
+        };
+        if self.in_subscribe_mode(id)
+            && !matches!(
+                r,
+                Some(
+                    R::Subscribe
+                        | R::Unsubscribe
+                        | R::Psubscribe
+                        | R::Punsubscribe
+                        | R::Ssubscribe
+                        | R::Sunsubscribe
+                        | R::Ping
+                        | R::Quit
+                        | R::Reset
+                )
+            )
+        {
+            if batch_open {
+                return Some(Step::Retry);
+            }
+            let msg = Shard::subscribe_mode_error(cmd.spec.name);
+            self.reject(id, cmd, &msg);
+            return Some(Step::Done);
+        }
+        let queued = self.conn_mut(id).is_some_and(|c| c.multi.is_some())
+            && !matches!(
+                r,
+                Some(R::Exec | R::Discard | R::Multi | R::Watch | R::Quit | R::Reset)
+            );
+        if !queued {
+            return None;
+        }
+        if batch_open {
+            return Some(Step::Retry);
+        }
+        self.queue_in_multi(id, cmd, args);
+        Some(Step::Done)
     }
 
     /// A command was refused inside MULTI: EXEC will abort.
