@@ -77,6 +77,13 @@ const CORPUS: &[&[&str]] = &[
     ],
     &["return redis.call('zadd', KEYS[1], 1.5, 'm')", "1", "z"],
     &[
+        "redis.call('set', KEYS[1], 1e15) redis.call('append', KEYS[1], 0.1) \
+         redis.call('append', KEYS[1], 2^70) redis.call('append', KEYS[1], 1/3) \
+         redis.call('append', KEYS[1], -2.5e-7) return redis.call('get', KEYS[1])",
+        "1",
+        "nums",
+    ],
+    &[
         "return redis.call('zrange', KEYS[1], 0, -1, 'withscores')",
         "1",
         "z",

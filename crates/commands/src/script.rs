@@ -16,6 +16,7 @@ use crate::registry::{table, Cross, Handler, Lookup, RuntimeCmd};
 use mlua::{Function, Lua, MultiValue, Table, Value as LuaValue, Variadic};
 use shoal_data::key_slot;
 use shoal_data::numeric::parse_i64;
+use shoal_protocol::reply::format_g17;
 use shoal_protocol::{Args, Protocol, Reply};
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -505,8 +506,9 @@ fn redis_call(
         let s = buf.len() as u32;
         match v {
             LuaValue::String(x) => buf.extend_from_slice(&x.as_bytes()),
-            LuaValue::Integer(n) => buf.extend_from_slice(n.to_string().as_bytes()),
-            LuaValue::Number(n) => buf.extend_from_slice(format_lua_number(*n).as_bytes()),
+            // Redis 7 formats a number argument with "%.17g".
+            LuaValue::Integer(n) => buf.extend_from_slice(format_g17(*n as f64).as_bytes()),
+            LuaValue::Number(n) => buf.extend_from_slice(format_g17(*n).as_bytes()),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
         ranges.push((s, buf.len() as u32));
@@ -569,26 +571,6 @@ fn redis_call(
         Ok((true, v)) => (true, v),
         Ok((false, v)) => (false, v),
         Err(_) => fail("ERR reply conversion failed"),
-    }
-}
-
-/// Lua's own number formatting ("%.14g"), for numbers passed to redis.call.
-fn format_lua_number(n: f64) -> String {
-    if n.fract() == 0.0 && n.abs() < 1e15 {
-        format!("{}", n as i64)
-    } else {
-        let s = format!("{n:.14e}");
-        match s.parse::<f64>() {
-            Ok(v) => {
-                let t = format!("{v}");
-                if t.len() < s.len() {
-                    t
-                } else {
-                    s
-                }
-            }
-            Err(_) => s,
-        }
     }
 }
 
