@@ -6,6 +6,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::numeric::parse_i64;
 use shoal_data::value::itoa_buf;
 use shoal_data::{Value, ValueType};
@@ -97,6 +98,7 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if dirty || old != on {
         v[byte] = (v[byte] & !(1 << bit)) | (on << bit);
         ctx.dirty(1);
+        ctx.notify(ev::STRING, "setbit", args.get(1));
     }
     ctx.reply.int(old as i64);
 }
@@ -390,8 +392,10 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let slot = ctx.slot_of(dst);
         ctx.db().insert_in(slot, dst, Value::Raw(res), 0, now);
         ctx.dirty(1);
+        ctx.notify(ev::STRING, "set", dst);
     } else if ctx.db().remove(dst, now).is_some() {
         ctx.dirty(1);
+        ctx.notify(ev::GENERIC, "del", dst);
     }
     ctx.reply.int(maxlen as i64);
 }
@@ -666,6 +670,9 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro: bool) {
             }
         }
         ctx.dirty(changes);
+        if changes > 0 {
+            ctx.notify(ev::STRING, "setbit", args.get(1));
+        }
     }
     ctx.reply.array(replies.len());
     for r in replies {

@@ -1,7 +1,7 @@
 //! The context a command runs in on its shard: the keyspace, the client's database and protocol,
 //! the command's clock and the reply being built.
 
-use shoal_data::{Db, Entry, Keyspace, Limits, Value, ValueType};
+use shoal_data::{events, Db, Entry, Keyspace, Limits, Value, ValueType};
 use shoal_protocol::{Protocol, Reply};
 
 /// Error replies worded exactly as Redis 7 words them.
@@ -50,6 +50,8 @@ pub struct ShardSettings {
     pub lfu_policy: bool,
     /// Encoding conversion thresholds.
     pub limits: Limits,
+    /// The keyspace event classes published (notify-keyspace-events; 0 = none).
+    pub notify: u32,
 }
 
 impl Default for ShardSettings {
@@ -58,6 +60,7 @@ impl Default for ShardSettings {
             proto_max_bulk_len: 512 * 1024 * 1024,
             lfu_policy: false,
             limits: Limits::default(),
+            notify: 0,
         }
     }
 }
@@ -165,6 +168,12 @@ impl<'a> Ctx<'a> {
     pub fn lookup_for_reply(&mut self, key: &[u8]) -> (Option<&mut Entry>, &mut Reply<'a>) {
         let now = self.now_ms;
         let slot = self.slot_of(key);
+        let db = self.keyspace.db(self.db);
+        if db.notify & events::KEY_MISS != 0 && db.get_mut_in(slot, key, now).is_none() {
+            db.notify(events::KEY_MISS, "keymiss", key);
+            self.counters.misses += 1;
+            return (None, &mut self.reply);
+        }
         let e = self.keyspace.db(self.db).get_mut_in(slot, key, now);
         match e {
             Some(e) => {
@@ -256,7 +265,8 @@ impl<'a> Ctx<'a> {
         Ok(e)
     }
 
-    /// Deletes `key` when its collection became empty (Redis never keeps an empty one).
+    /// Deletes `key` when its collection became empty (Redis never keeps an empty one), with
+    /// the `del` event Redis sends after the command's own.
     pub fn remove_if_empty(&mut self, key: &[u8]) {
         let (now, slot) = (self.now_ms, self.slot_of(key));
         let db = self.keyspace.db(self.db);
@@ -265,6 +275,7 @@ impl<'a> Ctx<'a> {
             .is_some_and(|e| e.value.is_empty_collection())
         {
             db.remove(key, now);
+            db.notify(events::GENERIC, "del", key);
         }
     }
 
@@ -285,6 +296,12 @@ impl<'a> Ctx<'a> {
         x ^= x >> 27;
         *self.rng = x;
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+
+    /// Records keyspace event `name` of `class` on `key` of the client's database.
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        self.keyspace.db(self.db).notify(class, name, key);
     }
 
     /// Records one write.

@@ -6,6 +6,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::numeric::parse_i64;
 use shoal_data::Value;
 use shoal_protocol::Args;
@@ -29,6 +30,7 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
     ("rename", Handler::Shard(rename), Cross::Rename(false)),
     ("renamenx", Handler::Shard(renamenx), Cross::Rename(true)),
     ("copy", Handler::Shard(copy), Cross::Copy),
+    ("move", Handler::Shard(move_), Cross::Local),
     (
         "object|encoding",
         Handler::Shard(object_encoding),
@@ -51,10 +53,13 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
 pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let now = ctx.now_ms;
     let db = ctx.keyspace.db(ctx.db);
-    let n = args
-        .iter_from(1)
-        .filter(|k| db.remove(k, now).is_some())
-        .count();
+    let mut n = 0;
+    for k in args.iter_from(1) {
+        if db.remove(k, now).is_some() {
+            db.notify(ev::GENERIC, "del", k);
+            n += 1;
+        }
+    }
     ctx.dirty(n as u64);
     ctx.reply.int(n as i64);
 }
@@ -145,8 +150,10 @@ fn expire_generic(ctx: &mut Ctx<'_>, args: Args<'_>, basetime: i64, seconds: boo
     let now = ctx.now_ms;
     if when <= now {
         ctx.db().remove(key, now);
+        ctx.notify(ev::GENERIC, "del", key);
     } else {
         ctx.db().set_expire(key, Some(when), now);
+        ctx.notify(ev::GENERIC, "expire", key);
     }
     ctx.dirty(1);
     ctx.reply.int(1);
@@ -225,6 +232,7 @@ pub fn persist(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if had {
         ctx.db().set_expire(key, None, now);
         ctx.dirty(1);
+        ctx.notify(ev::GENERIC, "persist", key);
     }
     ctx.reply.int(had as i64);
 }
@@ -256,18 +264,30 @@ pub fn key_exists(ctx: &mut Ctx<'_>, db: usize, key: &[u8]) -> bool {
 /// Stores a moved value under `key` in database `db`, replacing what was there.
 pub fn put_entry(ctx: &mut Ctx<'_>, db: usize, key: &[u8], moved: Moved) {
     let now = ctx.now_ms;
-    ctx.keyspace.db(db).insert(key, moved.0, moved.1, now);
+    let d = ctx.keyspace.db(db);
+    replace_for_new(d, key, now);
+    d.insert(key, moved.0, moved.1, now);
     ctx.dirty(1);
+}
+
+/// Redis deletes a key RENAME or COPY overwrites and adds the new one, which announces a `new`
+/// event even when the key existed.
+fn replace_for_new(d: &mut shoal_data::Db, key: &[u8], now: i64) {
+    if d.notify & ev::NEW != 0 {
+        d.remove(key, now);
+    }
 }
 
 /// Stores a copy (COPY): as Redis's dupStringObject, a copied integer is not a shared object.
 pub fn put_copy(ctx: &mut Ctx<'_>, db: usize, key: &[u8], moved: Moved) {
     let now = ctx.now_ms;
     let d = ctx.keyspace.db(db);
+    replace_for_new(d, key, now);
     d.insert(key, moved.0, moved.1, now);
     if let Some(e) = d.get_mut(key, now) {
         e.unshared = true;
     }
+    d.notify(ev::GENERIC, "copy_to", key);
     ctx.dirty(1);
 }
 
@@ -285,6 +305,8 @@ fn rename_generic(ctx: &mut Ctx<'_>, args: Args<'_>, nx: bool) {
     }
     if let Some(moved) = take_entry(ctx, db, src, true) {
         put_entry(ctx, db, dst, moved);
+        ctx.notify(ev::GENERIC, "rename_from", src);
+        ctx.notify(ev::GENERIC, "rename_to", dst);
     }
     if nx {
         ctx.reply.int(1)
@@ -359,6 +381,39 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return ctx.reply.int(0);
     }
     put_copy(ctx, o.db, args.get(2), moved);
+    ctx.reply.int(1);
+}
+
+/// MOVE key db: a key's slot belongs to the same shard in every database, so the move stays
+/// on this shard.
+pub fn move_(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let Some(id) = parse_i64(args.get(2)).filter(|n| i32::try_from(*n).is_ok()) else {
+        return ctx.reply.error(err::NOT_INTEGER);
+    };
+    if id < 0 || id as usize >= ctx.keyspace.databases() {
+        return ctx.reply.error(err::DB_RANGE);
+    }
+    let (src, dst, key) = (ctx.db, id as usize, args.get(1));
+    if src == dst {
+        return ctx.reply.error(err::SAME_OBJECT);
+    }
+    if ctx.lookup_write(key).is_none() || key_exists(ctx, dst, key) {
+        return ctx.reply.int(0);
+    }
+    let Some((value, expire_at)) = take_entry(ctx, src, key, true) else {
+        return ctx.reply.int(0);
+    };
+    let now = ctx.now_ms;
+    let d = ctx.keyspace.db(dst);
+    // The events go to the source database's list, to keep Redis's order across the two.
+    let notify = std::mem::take(&mut d.notify);
+    d.insert(key, value, expire_at, now);
+    d.notify = notify;
+    let s = ctx.keyspace.db(src);
+    s.notify_in(dst, ev::NEW, "new", key);
+    s.notify(ev::GENERIC, "move_from", key);
+    s.notify_in(dst, ev::GENERIC, "move_to", key);
+    ctx.dirty(1);
     ctx.reply.int(1);
 }
 

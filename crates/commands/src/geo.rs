@@ -12,6 +12,7 @@
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
 use shoal_data::dict::Elem;
+use shoal_data::events as ev;
 use shoal_data::numeric::parse_i64;
 use shoal_data::zset::{parse_score, AddFlags, AddOutcome, ScoreRange, ZSet};
 use shoal_data::{Value, ValueType};
@@ -731,7 +732,19 @@ pub fn geoadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if added > 0 {
         ctx.signal_ready(key);
     }
-    ctx.remove_if_empty(key);
+    if added + updated > 0 {
+        ctx.notify(ev::ZSET, "zadd", key);
+    } else {
+        // Nothing added to a set created for it (XX on a missing key): Redis never made it.
+        let now = ctx.now_ms;
+        let db = ctx.db();
+        if db
+            .get_mut(key, now)
+            .is_some_and(|e| e.value.is_empty_collection())
+        {
+            db.remove(key, now);
+        }
+    }
     ctx.dirty((added + updated) as u64);
     ctx.reply.int(if ch { added + updated } else { added });
 }
@@ -1127,6 +1140,11 @@ fn member_lonlat(ctx: &mut Ctx<'_>, key: &[u8], member: &[u8]) -> Option<[f64; 2
 
 /// Redis's georadiusGeneric.
 fn georadius_generic(ctx: &mut Ctx<'_>, args: Args<'_>, src_idx: usize, flags: u8) {
+    let store_event = if flags & (GEOSEARCH | GEOSEARCHSTORE) != 0 {
+        "geosearchstore"
+    } else {
+        "georadiusstore"
+    };
     let src = args.get(src_idx);
     let Ok(exists) = exists_typed(ctx, src) else {
         return;
@@ -1287,6 +1305,7 @@ fn georadius_generic(ctx: &mut Ctx<'_>, args: Args<'_>, src_idx: usize, flags: u
                 let now = ctx.now_ms;
                 if ctx.db().remove(dst, now).is_some() {
                     ctx.dirty(1);
+                    ctx.notify(ev::GENERIC, "del", dst);
                 }
                 ctx.reply.int(0);
             }
@@ -1373,8 +1392,10 @@ fn georadius_generic(ctx: &mut Ctx<'_>, args: Args<'_>, src_idx: usize, flags: u
                 ctx.db().insert(dst, Value::ZSet(Box::new(z)), 0, now);
                 ctx.signal_ready(dst);
                 ctx.dirty(returned as u64);
+                ctx.notify(ev::ZSET, store_event, dst);
             } else if ctx.db().remove(dst, now).is_some() {
                 ctx.dirty(1);
+                ctx.notify(ev::GENERIC, "del", dst);
             }
             ctx.reply.int(returned as i64);
         }

@@ -2,6 +2,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::numeric::{incr_by_float, is_long_double, parse_i64, FloatIncrError};
 use shoal_data::{Hash, Value, ValueType};
 use shoal_protocol::{Args, Protocol};
@@ -65,6 +66,7 @@ fn set_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>, name: &str) -> Option<i64> {
         i += 2;
     }
     ctx.dirty((args.len() as u64 - 2) / 2);
+    ctx.notify(ev::HASH, "hset", args.get(1));
     Some(created)
 }
 
@@ -95,6 +97,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
     h.prepare(field.len().max(value.len()), &limits);
     h.set(field, value, &limits);
     ctx.dirty(1);
+    ctx.notify(ev::HASH, "hset", args.get(1));
     ctx.reply.int(1);
 }
 
@@ -148,6 +151,7 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     }
     if n > 0 {
+        ctx.notify(ev::HASH, "hdel", key);
         ctx.remove_if_empty(key);
         ctx.dirty(n as u64);
     }
@@ -248,6 +252,7 @@ pub fn hincrby(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut buf = shoal_data::value::itoa_buf::Buffer::new();
     h.set(field, buf.format(new), &limits);
     ctx.dirty(1);
+    ctx.notify(ev::HASH, "hincrby", args.get(1));
     ctx.reply.int(new);
 }
 
@@ -276,6 +281,7 @@ pub fn hincrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
             h.prepare(field.len().max(bytes.len()), &limits);
             h.set(field, &bytes, &limits);
             ctx.dirty(1);
+            ctx.notify(ev::HASH, "hincrbyfloat", args.get(1));
             ctx.reply.bulk(&bytes);
         }
         Err(FloatIncrError::NotAFloat) => ctx.reply.error("ERR hash value is not a float"),

@@ -9,6 +9,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::{Value, ValueType};
 use shoal_protocol::Args;
 
@@ -598,6 +599,7 @@ pub fn pfadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if updated > 0 {
         invalidate_cache(v);
         ctx.dirty(updated);
+        ctx.notify(ev::STRING, "pfadd", key);
     }
     ctx.reply.int((updated > 0) as i64);
 }
@@ -688,6 +690,7 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     invalidate_cache(v);
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "pfadd", args.get(1));
     ctx.reply.ok();
 }
 

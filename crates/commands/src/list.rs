@@ -3,6 +3,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::numeric::parse_i64;
 use shoal_data::{List, Value, ValueType};
 use shoal_protocol::Args;
@@ -41,6 +42,23 @@ pub const BLOCKING: &[(&str, Handler, Cross)] = &[
 enum End {
     Left,
     Right,
+}
+
+impl End {
+    /// The keyspace event of a push at this end.
+    fn push_event(self) -> &'static str {
+        match self {
+            End::Left => "lpush",
+            End::Right => "rpush",
+        }
+    }
+    /// The keyspace event of a pop from this end.
+    fn pop_event(self) -> &'static str {
+        match self {
+            End::Left => "lpop",
+            End::Right => "rpop",
+        }
+    }
 }
 
 fn parse_end(a: &[u8]) -> Option<End> {
@@ -102,6 +120,7 @@ fn push(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End, create: bool) {
     let len = l.len();
     ctx.dirty(args.len() as u64 - 2);
     ctx.signal_ready(key);
+    ctx.notify(ev::LIST, end.push_event(), key);
     ctx.reply.int(len as i64);
 }
 
@@ -128,6 +147,16 @@ pub fn rpushx(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// Pops up to `n` elements from `key`'s list (which exists and is a list), deleting the key
 /// when it empties.
 fn pop_n(ctx: &mut Ctx<'_>, key: &[u8], end: End, n: usize) -> Vec<Vec<u8>> {
+    let out = pop_keep(ctx, key, end, n);
+    if !out.is_empty() {
+        ctx.notify(ev::LIST, end.pop_event(), key);
+        ctx.remove_if_empty(key);
+    }
+    out
+}
+
+/// Pops up to `n` elements from `key`'s list, leaving an emptied list for the caller to delete.
+fn pop_keep(ctx: &mut Ctx<'_>, key: &[u8], end: End, n: usize) -> Vec<Vec<u8>> {
     let Ok(Some(l)) = list_mut(ctx, key) else {
         return vec![];
     };
@@ -138,10 +167,7 @@ fn pop_n(ctx: &mut Ctx<'_>, key: &[u8], end: End, n: usize) -> Vec<Vec<u8>> {
             End::Right => l.pop_back(),
         })
         .collect();
-    if !out.is_empty() {
-        ctx.dirty(out.len() as u64);
-        ctx.remove_if_empty(key);
-    }
+    ctx.dirty(out.len() as u64);
     out
 }
 
@@ -248,6 +274,7 @@ pub fn lset(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Some(i) => {
             l.set(i, args.get(3));
             ctx.dirty(1);
+            ctx.notify(ev::LIST, "lset", args.get(1));
             ctx.reply.ok();
         }
         None => ctx.reply.error("ERR index out of range"),
@@ -314,6 +341,7 @@ pub fn ltrim(ctx: &mut Ctx<'_>, args: Args<'_>) {
             len - (b + 1 - a)
         }
     };
+    ctx.notify(ev::LIST, "ltrim", key);
     ctx.remove_if_empty(key);
     ctx.dirty(removed as u64);
     ctx.reply.ok();
@@ -342,6 +370,7 @@ pub fn linsert(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let len = l.len();
     ctx.dirty(1);
     ctx.signal_ready(key);
+    ctx.notify(ev::LIST, "linsert", key);
     ctx.reply.int(len as i64);
 }
 
@@ -364,6 +393,7 @@ pub fn lrem(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let removed = l.remove_matching(elem, limit, count < 0);
     if removed > 0 {
+        ctx.notify(ev::LIST, "lrem", key);
         ctx.remove_if_empty(key);
         ctx.dirty(removed as u64);
     }
@@ -475,7 +505,9 @@ fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End, block
     if list_mut(ctx, dst).is_err() {
         return;
     }
-    let Some(e) = pop_n(ctx, src, from, 1).pop() else {
+    // Redis's order of events: the push to the destination, the pop, then the source's
+    // deletion if it emptied.
+    let Some(e) = pop_keep(ctx, src, from, 1).pop() else {
         return ctx.reply.null();
     };
     let size = ctx.settings.limits.list_max_listpack_size;
@@ -490,6 +522,9 @@ fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End, block
             End::Right => l.push_back(&e),
         }
     }
+    ctx.notify(ev::LIST, to.push_event(), dst);
+    ctx.notify(ev::LIST, from.pop_event(), src);
+    ctx.remove_if_empty(src);
     ctx.signal_ready(dst);
     ctx.reply.bulk(&e);
 }

@@ -9,6 +9,7 @@
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
 use hashbrown::{HashMap, HashSet};
+use shoal_data::events as ev;
 use shoal_data::glob;
 use shoal_data::numeric::parse_i64;
 use shoal_data::value::itoa_buf;
@@ -146,9 +147,14 @@ fn reply_members(reply: &mut Reply<'_>, s: &Set) {
 }
 
 /// Deletes `key` (after its set became empty).
+/// Deletes `key`, with Redis's `del` event when it existed.
 fn delete(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
     let now = ctx.now_ms;
-    ctx.db().remove(key, now).is_some()
+    let removed = ctx.db().remove(key, now).is_some();
+    if removed {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
+    removed
 }
 
 /// SADD key member [member ...]
@@ -169,6 +175,9 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     }
     ctx.dirty(added);
+    if added > 0 {
+        ctx.notify(ev::SET, "sadd", args.get(1));
+    }
     ctx.reply.int(added as i64);
 }
 
@@ -191,6 +200,9 @@ pub fn srem(ctx: &mut Ctx<'_>, args: Args<'_>) {
             (n, s.is_empty())
         }
     };
+    if removed > 0 {
+        ctx.notify(ev::SET, "srem", key);
+    }
     if empty {
         delete(ctx, key);
     }
@@ -256,6 +268,7 @@ fn spop_one(ctx: &mut Ctx<'_>, key: &[u8]) {
             }
         },
     };
+    ctx.notify(ev::SET, "spop", key);
     if empty {
         delete(ctx, key);
     }
@@ -284,6 +297,7 @@ fn spop_count(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if count >= size {
         reply.set(s.len());
         reply_members(reply, s);
+        ctx.notify(ev::SET, "spop", key);
         delete(ctx, key);
         ctx.dirty(size);
         return;
@@ -316,6 +330,7 @@ fn spop_count(ctx: &mut Ctx<'_>, args: Args<'_>) {
             *s = k;
         }
     }
+    ctx.notify(ev::SET, "spop", key);
     ctx.dirty(count);
 }
 
@@ -429,6 +444,7 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if !removed {
         return ctx.reply.int(0);
     }
+    ctx.notify(ev::SET, "srem", src);
     if empty {
         delete(ctx, src);
     }
@@ -440,6 +456,9 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let added = as_set_mut(&mut e.value).is_some_and(|s| s.add(member, &limits));
     ctx.dirty(1 + added as u64);
+    if added {
+        ctx.notify(ev::SET, "sadd", dst);
+    }
     ctx.reply.int(1);
 }
 
@@ -511,7 +530,7 @@ impl<'k> Operands<'k> {
 
 /// Stores the result of a *STORE command under `dst` (replacing any value and TTL), or
 /// deletes `dst` when the result is empty; replies its size.
-fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set) {
+fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set, event: &'static str) {
     let now = ctx.now_ms;
     if set.is_empty() {
         ctx.reply.int(0);
@@ -523,6 +542,7 @@ fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set) {
         ctx.db().insert(dst, Value::Set(Box::new(set)), 0, now);
         ctx.reply.int(n as i64);
         ctx.dirty(1);
+        ctx.notify(ev::SET, event, dst);
     }
 }
 
@@ -628,7 +648,7 @@ fn sinter_generic(ctx: &mut Ctx<'_>, keys: &[&[u8]], dst: Option<&[u8]>, mode: I
                 out.add(k, &limits);
             }
             ops.restore(ctx);
-            store(ctx, d, out);
+            store(ctx, d, out, "sinterstore");
             return;
         }
         _ => {
@@ -768,7 +788,13 @@ fn sunion_diff(ctx: &mut Ctx<'_>, keys: &[&[u8]], dst: Option<&[u8]>, op: SetOp)
     }
     ops.restore(ctx);
     match dst {
-        Some(d) => store(ctx, d, out),
+        Some(d) => {
+            let event = match op {
+                SetOp::Union => "sunionstore",
+                SetOp::Diff => "sdiffstore",
+            };
+            store(ctx, d, out, event)
+        }
         None => {
             ctx.reply.set(out.len());
             reply_members(&mut ctx.reply, &out);

@@ -7,6 +7,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::numeric::parse_i64;
 use shoal_data::value::itoa_buf;
 use shoal_data::{Elem, List, Value};
@@ -328,6 +329,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) {
             if n == 0 {
                 if ctx.db().remove(dst, now).is_some() {
                     ctx.dirty(1);
+                    ctx.notify(ev::GENERIC, "del", dst);
                 }
             } else {
                 let size = ctx.settings.limits.list_max_listpack_size;
@@ -336,6 +338,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) {
                 ctx.db().insert(dst, Value::List(Box::new(list)), 0, now);
                 ctx.signal_ready(dst);
                 ctx.dirty(n as u64);
+                ctx.notify(ev::LIST, "sortstore", dst);
             }
             ctx.reply.int(n as i64);
         }

@@ -11,6 +11,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::numeric::parse_i64;
 use shoal_data::stream::{Consumer, Entries, Entry, Group, Stream, StreamId, Trim};
 use shoal_data::{Value, ValueType};
@@ -332,11 +333,13 @@ fn nogroup_for_key(ctx: &mut Ctx<'_>, key: &[u8], group: &[u8]) {
     ctx.reply.error_bytes(&m);
 }
 
-/// Finds or creates a consumer, marking it seen now.
-fn touch_consumer<'g>(g: &'g mut Group, name: &[u8], now: i64) -> &'g mut Consumer {
+/// Finds or creates a consumer, marking it seen now; says whether it was created (Redis
+/// announces that as `xgroup-createconsumer`).
+fn touch_consumer<'g>(g: &'g mut Group, name: &[u8], now: i64) -> (&'g mut Consumer, bool) {
+    let created = !g.consumers.contains_key(name);
     let c = g.consumers.entry(name.into()).or_default();
     c.seen_time = now;
-    c
+    (c, created)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -505,11 +508,15 @@ pub fn xadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let entries = s.entries_mut();
     entries.append(id, &pairs);
-    if let Some(t) = o.trim {
-        entries.trim(t, o.approx, o.limit);
-    }
+    let trimmed = o
+        .trim
+        .is_some_and(|t| entries.trim(t, o.approx, o.limit) > 0);
     reply_id(&mut ctx.reply, id);
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xadd", key);
+    if trimmed {
+        ctx.notify(ev::STREAM, "xtrim", key);
+    }
     ctx.signal_ready(key);
 }
 
@@ -527,6 +534,9 @@ pub fn xtrim(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Ok(Some(s)) => s.entries_mut().trim(t, o.approx, o.limit),
     };
     ctx.dirty(n);
+    if n > 0 {
+        ctx.notify(ev::STREAM, "xtrim", args.get(1));
+    }
     ctx.reply.int(n as i64);
 }
 
@@ -566,6 +576,9 @@ pub fn xdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     }
     ctx.dirty(deleted);
+    if deleted > 0 {
+        ctx.notify(ev::STREAM, "xdel", key);
+    }
     ctx.reply.int(deleted as i64);
 }
 
@@ -813,6 +826,7 @@ fn read_generic(ctx: &mut Ctx<'_>, args: Args<'_>, xreadgroup: bool) {
     let mut body = Vec::new();
     let mut served = 0usize;
     let mut dirty = 0;
+    let mut new_consumers: Vec<&[u8]> = Vec::new();
     for (idx, gt) in ids.iter().enumerate() {
         let key = args.get(streams_arg + idx);
         let Some(e) = ctx.keyspace.db(ctx.db).get_mut(key, now) else {
@@ -875,7 +889,9 @@ fn read_generic(ctx: &mut Ctx<'_>, args: Args<'_>, xreadgroup: bool) {
                 r.raw(&b);
             }
             Some((gname, cname)) => {
-                serve_group(&mut r, s, gname, cname, start, limit, noack, history, now);
+                if serve_group(&mut r, s, gname, cname, start, limit, noack, history, now) {
+                    new_consumers.push(key);
+                }
                 dirty += 1;
             }
         }
@@ -888,6 +904,9 @@ fn read_generic(ctx: &mut Ctx<'_>, args: Args<'_>, xreadgroup: bool) {
         }
         ctx.reply.raw(&body);
         ctx.dirty(dirty);
+        for key in new_consumers {
+            ctx.notify(ev::STREAM, "xgroup-createconsumer", key);
+        }
         return;
     }
 
@@ -921,6 +940,7 @@ fn read_generic(ctx: &mut Ctx<'_>, args: Args<'_>, xreadgroup: bool) {
 
 /// Serves a group read of one stream (streamReplyWithRange with a group): the consumer's
 /// history from `start` when `history`, else the new entries from `start`, delivering them.
+/// Returns whether the consumer was created.
 #[allow(clippy::too_many_arguments)]
 fn serve_group(
     r: &mut Reply<'_>,
@@ -932,13 +952,14 @@ fn serve_group(
     noack: bool,
     history: bool,
     now: i64,
-) {
+) -> bool {
     let (entries, groups) = s.split_mut();
     let Some(g) = groups.get_mut(gname) else {
-        return r.array(0);
+        r.array(0);
+        return false;
     };
+    let (c, created) = touch_consumer(g, cname, now);
     let pel: Vec<StreamId> = {
-        let c = touch_consumer(g, cname, now);
         if history {
             c.pel.range(start..).take(limit).copied().collect()
         } else {
@@ -959,7 +980,7 @@ fn serve_group(
                 r.null_array();
             }
         }
-        return;
+        return created;
     }
     let ids: Vec<StreamId> = entries
         .range(start, StreamId::MAX)
@@ -983,6 +1004,7 @@ fn serve_group(
             n.delivery_count = 1;
         }
     }
+    created
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1090,6 +1112,7 @@ pub fn xgroup_create(ctx: &mut Ctx<'_>, args: Args<'_>) {
     s.groups_mut()
         .insert(gname.into(), Group::new(id, ga.entries_read));
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xgroup-create", key);
     ctx.reply.ok();
 }
 
@@ -1118,6 +1141,7 @@ pub fn xgroup_setid(ctx: &mut Ctx<'_>, args: Args<'_>) {
         g.entries_read = ga.entries_read;
     }
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xgroup-setid", args.get(2));
     ctx.reply.ok();
 }
 
@@ -1136,6 +1160,7 @@ pub fn xgroup_destroy(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     if removed {
         ctx.dirty(1);
+        ctx.notify(ev::STREAM, "xgroup-destroy", key);
         ctx.reply.int(1);
         // Clients blocked in XREADGROUP on this group get their NOGROUP error.
         ctx.signal_ready(key);
@@ -1168,6 +1193,7 @@ pub fn xgroup_createconsumer(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     if created {
         ctx.dirty(1);
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", args.get(2));
     }
     ctx.reply.int(created as i64);
 }
@@ -1195,6 +1221,7 @@ pub fn xgroup_delconsumer(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     if pending.is_some() {
         ctx.dirty(1);
+        ctx.notify(ev::STREAM, "xgroup-delconsumer", args.get(2));
     }
     ctx.reply.int(pending.unwrap_or(0) as i64);
 }
@@ -1469,6 +1496,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let mut changes = 0;
     let mut consumer_ready = false;
+    let mut created = false;
     let (body, n) = scratch(proto, |r| {
         let mut n = 0;
         for id in ids {
@@ -1491,7 +1519,7 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 }
             }
             if !consumer_ready {
-                touch_consumer(g, cname, now);
+                created = touch_consumer(g, cname, now).1;
                 consumer_ready = true;
             }
             let nack = g.assign(id, cname, now);
@@ -1512,6 +1540,9 @@ pub fn xclaim(ctx: &mut Ctx<'_>, args: Args<'_>) {
         n
     });
     ctx.dirty(changes);
+    if created {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", args.get(1));
+    }
     ctx.reply.array(n);
     ctx.reply.raw(&body);
 }
@@ -1577,6 +1608,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut pos = Some(start);
     let mut deleted: Vec<StreamId> = vec![];
     let mut consumer_ready = false;
+    let mut created = false;
     let mut changes = 0;
     let (body, n) = scratch(proto, |r| {
         let mut n = 0;
@@ -1608,7 +1640,7 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: Args<'_>) {
                 }
             }
             if !consumer_ready {
-                touch_consumer(g, cname, now);
+                created = touch_consumer(g, cname, now).1;
                 consumer_ready = true;
             }
             let nack = g.assign(id, cname, now);
@@ -1631,6 +1663,9 @@ pub fn xautoclaim(ctx: &mut Ctx<'_>, args: Args<'_>) {
         .and_then(|p| g.pel.range(p..).next().map(|(id, _)| *id))
         .unwrap_or(StreamId::MIN);
     ctx.dirty(changes);
+    if created {
+        ctx.notify(ev::STREAM, "xgroup-createconsumer", args.get(1));
+    }
     let r = &mut ctx.reply;
     r.array(3);
     reply_id(r, cursor);
@@ -1938,6 +1973,7 @@ pub fn xsetid(ctx: &mut Ctx<'_>, args: Args<'_>) {
         e.set_max_deleted(max_xdel);
     }
     ctx.dirty(1);
+    ctx.notify(ev::STREAM, "xsetid", args.get(1));
     ctx.reply.ok();
 }
 

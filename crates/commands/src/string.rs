@@ -5,6 +5,7 @@
 
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
+use shoal_data::events as ev;
 use shoal_data::numeric::{incr_by_float, parse_i64, FloatIncrError};
 use shoal_data::value::itoa_buf;
 use shoal_data::{Entry, Value};
@@ -200,6 +201,10 @@ fn set_generic(
     let now = ctx.now_ms;
     ctx.db().insert(key, Value::string(val), expire, now);
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "set", key);
+    if expire_arg.is_some() && o.expire.is_some() {
+        ctx.notify(ev::GENERIC, "expire", key);
+    }
     if !o.get {
         match ok_reply {
             Some(n) => ctx.reply.int(n),
@@ -217,6 +222,7 @@ pub fn set(ctx: &mut Ctx<'_>, args: Args<'_>) {
         ctx.db()
             .insert_in(slot, key, Value::string(args.get(2)), 0, now);
         ctx.dirty(1);
+        ctx.notify(ev::STRING, "set", key);
         ctx.reply.ok();
         return;
     }
@@ -292,6 +298,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Some(e) => {
             reply_value(&mut ctx.reply, &e.value);
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "del", key);
         }
     }
 }
@@ -324,13 +331,16 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
         Some((ms, true)) if ms <= now => {
             ctx.db().remove(key, now);
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "del", key);
         }
         Some((ms, _)) => {
             ctx.db().set_expire(key, Some(ms), now);
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "expire", key);
         }
         None if o.persist && ctx.db().set_expire(key, None, now) => {
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "persist", key);
         }
         None => {}
     }
@@ -369,6 +379,7 @@ fn mset_pairs(ctx: &mut Ctx<'_>, args: &Args<'_>) {
     let mut i = 1;
     while i + 1 < args.len() {
         db.insert(args.get(i), Value::string(args.get(i + 1)), 0, now);
+        db.notify(ev::STRING, "set", args.get(i));
         i += 2;
     }
     ctx.dirty((args.len() as u64 - 1) / 2);
@@ -416,6 +427,7 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     };
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "append", key);
     ctx.reply.int(len as i64);
 }
 
@@ -450,6 +462,7 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
     };
     ctx.db().replace_value(key, Value::Int(new), now);
     ctx.dirty(1);
+    ctx.notify(ev::STRING, "incrby", key);
     ctx.reply.int(new);
 }
 
@@ -495,6 +508,7 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
             let now = ctx.now_ms;
             ctx.db().replace_value(key, Value::plain_string(bytes), now);
             ctx.dirty(1);
+            ctx.notify(ev::STRING, "incrbyfloat", key);
         }
         Err(FloatIncrError::NotAFloat) => ctx.reply.error(err::NOT_FLOAT),
         Err(FloatIncrError::NanOrInfinity) => ctx
@@ -528,6 +542,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
             let len = v.len();
             ctx.db().insert(key, Value::Raw(v), 0, now);
             ctx.dirty(1);
+            ctx.notify(ev::STRING, "setrange", key);
             ctx.reply.int(len as i64);
         }
         Some(e) if !e.value.is_string() => ctx.reply.error(err::WRONGTYPE),
@@ -547,6 +562,7 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
             v[offset as usize..end].copy_from_slice(value);
             let len = v.len();
             ctx.dirty(1);
+            ctx.notify(ev::STRING, "setrange", key);
             ctx.reply.int(len as i64);
         }
     }

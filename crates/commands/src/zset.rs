@@ -8,6 +8,7 @@
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
 use shoal_data::dict::Elem;
+use shoal_data::events as ev;
 use shoal_data::numeric::parse_i64;
 use shoal_data::zset::{parse_score, AddFlags, AddOutcome, LexRange, ScoreRange, ZSet};
 use shoal_data::{Set, Value, ValueType};
@@ -133,9 +134,12 @@ fn zset_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c mut ZSet> {
 }
 
 /// Deletes `key` (Redis never keeps an empty sorted set).
+/// Deletes an emptied sorted set, with Redis's `del` event.
 fn delete_key(ctx: &mut Ctx<'_>, key: &[u8]) {
     let now = ctx.now_ms;
-    ctx.db().remove(key, now);
+    if ctx.db().remove(key, now).is_some() {
+        ctx.notify(ev::GENERIC, "del", key);
+    }
 }
 
 /// The shard's xorshift64* step (the same generator as [`Ctx::random`]).
@@ -291,7 +295,13 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr: bool) {
     if added > 0 {
         ctx.signal_ready(key);
     }
-    ctx.remove_if_empty(key);
+    if added + updated > 0 {
+        ctx.notify(ev::ZSET, if f.incr { "zincr" } else { "zadd" }, key);
+    } else if zset_mut(ctx, key).is_some_and(|z| z.is_empty()) {
+        // Created for an increment that failed: Redis never added it.
+        let now = ctx.now_ms;
+        ctx.db().remove(key, now);
+    }
     if nan {
         return ctx.reply.error(NAN_SCORE);
     }
@@ -326,6 +336,9 @@ pub fn zrem(ctx: &mut Ctx<'_>, args: Args<'_>) {
             z.is_empty()
         }
     };
+    if deleted > 0 {
+        ctx.notify(ev::ZSET, "zrem", key);
+    }
     if empty {
         delete_key(ctx, key);
     }
@@ -608,18 +621,19 @@ fn range_generic(
                     v
                 }
             };
-            store_result(ctx, dst, &items);
+            store_result(ctx, dst, &items, "zrangestore");
         }
     }
 }
 
 /// Stores a sorted result at `dst` (replacing any value and its TTL) and replies its size; an
 /// empty result deletes `dst`.
-fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Elem, f64)]) {
+fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Elem, f64)], event: &'static str) {
     let now = ctx.now_ms;
     if items.is_empty() {
         if ctx.db().remove(dst, now).is_some() {
             ctx.dirty(1);
+            ctx.notify(ev::GENERIC, "del", dst);
         }
         return ctx.reply.int(0);
     }
@@ -628,6 +642,7 @@ fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Elem, f64)]) {
     ctx.db().insert(dst, Value::ZSet(Box::new(z)), 0, now);
     ctx.signal_ready(dst);
     ctx.dirty(1);
+    ctx.notify(ev::ZSET, event, dst);
     ctx.reply.int(items.len() as i64);
 }
 
@@ -656,6 +671,11 @@ pub fn zremrangebylex(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn remrange_generic(ctx: &mut Ctx<'_>, key: &[u8], range: Range<'_>) {
+    let event = match range {
+        Range::Rank(..) => "zremrangebyrank",
+        Range::Score(_) => "zremrangebyscore",
+        Range::Lex(_) => "zremrangebylex",
+    };
     let (deleted, empty) = match open(ctx, key, true) {
         Err(()) => return,
         Ok((None, reply, _)) => return reply.int(0),
@@ -669,6 +689,9 @@ fn remrange_generic(ctx: &mut Ctx<'_>, key: &[u8], range: Range<'_>) {
             (n, z.is_empty())
         }
     };
+    if deleted > 0 {
+        ctx.notify(ev::ZSET, event, key);
+    }
     if empty {
         delete_key(ctx, key);
     }
@@ -745,6 +768,9 @@ pub fn pop_first(
             }
         };
         ctx.dirty(n as u64);
+        if n > 0 {
+            ctx.notify(ev::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        }
         if emptied {
             delete_key(ctx, key);
         }
@@ -1271,7 +1297,14 @@ fn setop_generic(
             .then_with(|| a.0.as_slice().cmp(b.0.as_slice()))
     });
     match dst {
-        Some(dst) => store_result(ctx, dst, &items),
+        Some(dst) => {
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            store_result(ctx, dst, &items, event)
+        }
         None => {
             let reply = &mut ctx.reply;
             let pairs = reply.protocol() == Protocol::Resp3;

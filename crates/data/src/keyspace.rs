@@ -5,6 +5,7 @@
 //! Expiry is stored in the entry; lookups delete expired keys lazily and [`Db::active_expire`]
 //! reclaims the rest a bounded number of entries at a time.
 
+use crate::events::{self, KeyEvent};
 use crate::slot::key_slot;
 use crate::value::Value;
 use hashbrown::hash_map::EntryRef;
@@ -66,6 +67,12 @@ pub struct Db {
     expire_cursor: usize,
     /// A scratch database: one table for every slot (a cross-shard command's copies).
     scratch: bool,
+    /// The database's number (SELECT n), for the events it records.
+    id: u32,
+    /// The keyspace event classes recorded (see [`events::active`]); 0 records nothing.
+    pub notify: u32,
+    /// Events recorded since the runtime last took them, in order.
+    pub events: Vec<KeyEvent>,
 }
 
 impl Db {
@@ -80,6 +87,9 @@ impl Db {
             volatile: 0,
             expire_cursor: 0,
             scratch: false,
+            id: 0,
+            notify: 0,
+            events: Vec::new(),
         }
     }
 
@@ -98,6 +108,30 @@ impl Db {
         !self.scratch
             && slot >= self.first_slot
             && ((slot - self.first_slot) as usize) < self.tables.len()
+    }
+
+    /// Records event `name` of `class` on `key` when that class is enabled.
+    #[inline]
+    pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {
+        if self.notify & class != 0 {
+            self.events.push(KeyEvent {
+                db: self.id,
+                name,
+                key: Key::from_slice(key),
+            });
+        }
+    }
+
+    /// Records an event of another database `db` here, in order with this database's (MOVE
+    /// and COPY ... DB write two databases in one command).
+    pub fn notify_in(&mut self, db: usize, class: u32, name: &'static str, key: &[u8]) {
+        if self.notify & class != 0 {
+            self.events.push(KeyEvent {
+                db: db as u32,
+                name,
+                key: Key::from_slice(key),
+            });
+        }
     }
 
     #[inline]
@@ -147,6 +181,13 @@ impl Db {
                     table.volatile -= 1;
                     self.volatile -= 1;
                     self.keys -= 1;
+                    if self.notify & events::EXPIRED != 0 {
+                        self.events.push(KeyEvent {
+                            db: self.id,
+                            name: "expired",
+                            key: Key::from_slice(key),
+                        });
+                    }
                     None
                 } else {
                     Some(o.into_mut())
@@ -165,6 +206,7 @@ impl Db {
         make: impl FnOnce() -> Value,
     ) -> &mut Entry {
         debug_assert_eq!(slot, key_slot(key));
+        self.note_creation(slot, key, now_ms);
         let t = self.index(slot);
         let table = &mut self.tables[t];
         match table.map.entry_ref(key) {
@@ -184,6 +226,18 @@ impl Db {
         }
     }
 
+    /// Before a write that creates `key` if absent: records `expired` for an expired key and
+    /// `new` for a key that is not live, when those classes are enabled (Redis deletes the
+    /// expired key first, then dbAdd announces the new one).
+    #[inline]
+    fn note_creation(&mut self, slot: u16, key: &[u8], now_ms: i64) {
+        if self.notify & (events::NEW | events::EXPIRED) != 0
+            && self.get_mut_in(slot, key, now_ms).is_none()
+        {
+            self.notify(events::NEW, "new", key);
+        }
+    }
+
     /// Whether a live key exists (deletes it if expired).
     pub fn contains(&mut self, key: &[u8], now_ms: i64) -> bool {
         self.get_mut(key, now_ms).is_some()
@@ -199,6 +253,7 @@ impl Db {
     #[inline]
     pub fn insert_in(&mut self, slot: u16, key: &[u8], value: Value, expire_at: i64, now_ms: i64) {
         debug_assert_eq!(slot, key_slot(key));
+        self.note_creation(slot, key, now_ms);
         let t = self.index(slot);
         let table = &mut self.tables[t];
         let entry = Entry::new(value, expire_at, now_ms);
@@ -241,7 +296,11 @@ impl Db {
             table.volatile -= 1;
             self.volatile -= 1;
         }
-        (!e.is_expired(now_ms)).then_some(e)
+        if e.is_expired(now_ms) {
+            self.notify(events::EXPIRED, "expired", key);
+            return None;
+        }
+        Some(e)
     }
 
     /// Sets (`Some`) or removes (`None`) the expiry of a live key; returns whether it changed.
@@ -347,9 +406,20 @@ impl Db {
             examined += table.map.len();
             let before = table.map.len();
             let mut removed_volatile = 0;
-            table.map.retain(|_, e| {
+            let log = (self.notify & events::EXPIRED != 0).then_some((&mut self.events, self.id));
+            let mut log = log;
+            table.map.retain(|k, e| {
                 let dead = e.is_expired(now_ms);
                 removed_volatile += dead as usize;
+                if dead {
+                    if let Some((events, db)) = log.as_mut() {
+                        events.push(KeyEvent {
+                            db: *db,
+                            name: "expired",
+                            key: k.clone(),
+                        });
+                    }
+                }
                 !dead
             });
             let removed = before - table.map.len();
@@ -373,7 +443,10 @@ impl Keyspace {
     pub fn new(databases: usize, first_slot: u16, nslots: u16) -> Self {
         Keyspace {
             dbs: (0..databases)
-                .map(|_| Db::new(first_slot, nslots))
+                .map(|i| Db {
+                    id: i as u32,
+                    ..Db::new(first_slot, nslots)
+                })
                 .collect(),
         }
     }
@@ -393,12 +466,31 @@ impl Keyspace {
     /// Scratch databases (see [`Db::scratch`]).
     pub fn scratch(databases: usize) -> Self {
         Keyspace {
-            dbs: (0..databases).map(|_| Db::scratch()).collect(),
+            dbs: (0..databases)
+                .map(|i| Db {
+                    id: i as u32,
+                    ..Db::scratch()
+                })
+                .collect(),
         }
     }
     /// SWAPDB on this shard's part of the keyspace.
     pub fn swap(&mut self, a: usize, b: usize) {
         self.dbs.swap(a, b);
+        self.dbs[a].id = a as u32;
+        self.dbs[b].id = b as u32;
+    }
+    /// Enables the keyspace event classes `flags` (see [`events::active`]) in every database.
+    pub fn set_notify(&mut self, flags: u32) {
+        for db in &mut self.dbs {
+            db.notify = flags;
+        }
+    }
+    /// Moves the recorded events of every database to `out`, in database order.
+    pub fn take_events(&mut self, out: &mut Vec<KeyEvent>) {
+        for db in &mut self.dbs {
+            out.append(&mut db.events);
+        }
     }
     /// All databases.
     pub fn dbs_mut(&mut self) -> &mut [Db] {

@@ -2,6 +2,7 @@
 //! table per owned slot per database) and expiry. Pure: no I/O, no threads.
 
 pub mod dict;
+pub mod events;
 pub mod glob;
 pub mod hash;
 pub mod intset;
@@ -16,6 +17,7 @@ pub mod value;
 pub mod zset;
 
 pub use dict::{Dict, Elem};
+pub use events::KeyEvent;
 pub use hash::Hash;
 pub use keyspace::{Db, Entry, Keyspace};
 pub use list::List;

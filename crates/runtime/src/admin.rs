@@ -696,8 +696,11 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
             }
             sh.shared.config.store(Arc::new(config));
             sh.shared.config_epoch.fetch_add(1, Ordering::Release);
-            sh.reload_config();
-            sh.conn_mut(id).expect("open").reply().ok();
+            // Every shard applies it before the reply, so the client's next command sees it
+            // wherever its keys live.
+            return all_shards(sh, id, |x| x.reload_config(), |sh, id, _| {
+                sh.reply_with(id, |r| r.ok())
+            });
         }
         R::ConfigResetstat => {
             for s in &sh.shared.stats {

@@ -40,6 +40,8 @@ pub struct Config {
     /// Encoding thresholds (hash-max-listpack-entries and friends).
     pub limits: shoal_data::Limits,
     pub list_compress_depth: i64,
+    /// notify-keyspace-events, as flags (see shoal_data::events).
+    pub notify_keyspace_events: u32,
 }
 
 impl Default for Config {
@@ -65,6 +67,7 @@ impl Default for Config {
             logfile: String::new(),
             limits: shoal_data::Limits::default(),
             list_compress_depth: 0,
+            notify_keyspace_events: 0,
         }
     }
 }
@@ -89,6 +92,7 @@ const MUTABLE: &[&str] = &[
     "zset-max-listpack-value",
     "list-max-listpack-size",
     "list-compress-depth",
+    "notify-keyspace-events",
 ];
 
 /// Every setting name, in CONFIG GET order.
@@ -118,6 +122,7 @@ pub const NAMES: &[&str] = &[
     "zset-max-listpack-value",
     "list-max-listpack-size",
     "list-compress-depth",
+    "notify-keyspace-events",
 ];
 
 /// Redis's older names for the encoding thresholds, accepted as aliases.
@@ -216,6 +221,14 @@ impl Config {
                 }
                 self.list_compress_depth = n;
             }
+            "notify-keyspace-events" => {
+                self.notify_keyspace_events = shoal_data::events::parse_flags(value.as_bytes())
+                    .ok_or_else(|| {
+                        ConfigError(
+                            "Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into(),
+                        )
+                    })?;
+            }
             "port" => self.port = value.parse().map_err(|_| bad())?,
             "bind" => self.bind = value.split_whitespace().map(String::from).collect(),
             "shards" => self.shards = value.parse().map_err(|_| bad())?,
@@ -312,6 +325,9 @@ impl Config {
             "zset-max-listpack-value" => l.zset_max_listpack_value.to_string(),
             "list-max-listpack-size" => l.list_max_listpack_size.to_string(),
             "list-compress-depth" => self.list_compress_depth.to_string(),
+            "notify-keyspace-events" => {
+                shoal_data::events::flags_string(self.notify_keyspace_events)
+            }
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
             "shards" => self.shards.to_string(),

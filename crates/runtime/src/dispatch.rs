@@ -89,6 +89,9 @@ impl Shard {
                 self.touch_cmd_keys(cmd, &args, db);
             }
         }
+        if self.settings.notify != 0 {
+            self.publish_key_events();
+        }
     }
 
     /// Handles one request of connection `id`.
@@ -287,6 +290,9 @@ impl Shard {
             f(&mut ctx, args);
             if self.counters.dirty != dirty && !self.watchers.is_empty() {
                 self.touch_cmd_keys(cmd, &args, db);
+            }
+            if self.settings.notify != 0 {
+                self.publish_key_events();
             }
             if silent {
                 out.truncate(mark);

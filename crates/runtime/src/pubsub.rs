@@ -11,9 +11,9 @@
 
 use crate::admin::all_shards;
 use crate::conn::{Closing, Step};
-use crate::mesh::ConnId;
+use crate::mesh::{ConnId, Msg};
 use crate::shard::Shard;
-use shoal_data::glob;
+use shoal_data::{events, glob, KeyEvent};
 use shoal_protocol::{Args, Protocol, Reply};
 
 /// Subscription kinds.
@@ -363,5 +363,55 @@ fn frame(r: &mut Reply<'_>, n: usize) {
         r.push(n);
     } else {
         r.array(n);
+    }
+}
+
+impl Shard {
+    /// Keyspace notifications: publishes the events recorded since the last call, here and,
+    /// through the mesh behind this shard's earlier messages, on every other shard, so each
+    /// subscriber sees one shard's events in the order they happened. Each event goes to
+    /// `__keyspace@<db>__:<key>` (K) and then `__keyevent@<db>__:<event>` (E), as Redis's
+    /// notifyKeyspaceEvent sends them.
+    pub fn publish_key_events(&mut self) {
+        let mut events = Vec::new();
+        self.keyspace.take_events(&mut events);
+        self.publish_events(events);
+    }
+
+    /// Publishes `events` (see [`Shard::publish_key_events`]).
+    pub fn publish_events(&mut self, events: Vec<KeyEvent>) {
+        if events.is_empty() {
+            return;
+        }
+        let flags = self.settings.notify;
+        let mut msgs = Vec::with_capacity(events.len() * 2);
+        for e in events {
+            if flags & events::KEYSPACE != 0 {
+                let mut ch = format!("__keyspace@{}__:", e.db).into_bytes();
+                ch.extend_from_slice(&e.key);
+                msgs.push((ch, e.name.as_bytes().to_vec()));
+            }
+            if flags & events::KEYEVENT != 0 {
+                let ch = format!("__keyevent@{}__:{}", e.db, e.name).into_bytes();
+                msgs.push((ch, e.key.to_vec()));
+            }
+        }
+        let msgs = std::sync::Arc::new(msgs);
+        for s in 0..self.shared.shards() {
+            if s != self.id {
+                let m = msgs.clone();
+                self.send(
+                    s,
+                    Msg::Call(Box::new(move |x: &mut Shard| {
+                        for (ch, msg) in m.iter() {
+                            x.deliver(false, ch, msg);
+                        }
+                    })),
+                );
+            }
+        }
+        for (ch, msg) in msgs.iter() {
+            self.deliver(false, ch, msg);
+        }
     }
 }

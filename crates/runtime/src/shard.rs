@@ -158,14 +158,17 @@ impl Shard {
             proto_max_bulk_len: config.proto_max_bulk_len,
             lfu_policy: config.lfu(),
             limits: config.limits,
+            notify: shoal_data::events::active(config.notify_keyspace_events),
         };
+        let mut keyspace = Keyspace::new(config.databases, first, count);
+        keyspace.set_notify(settings.notify);
         let n = shared.shards();
         let ring = Ring::new(4096)?;
         let bufs = BufRing::new(&ring, 512, 8192, 0)?;
         Ok(Shard {
             id,
             commands: shared.commands,
-            keyspace: Keyspace::new(config.databases, first, count),
+            keyspace,
             settings,
             config_epoch: shared.config_epoch.load(Ordering::Acquire),
             config,
@@ -516,6 +519,10 @@ impl Shard {
             Msg::StepDone { conn, idx, out } => self.step_done(conn, idx, out),
             Msg::Call(f) => f(self),
         }
+        // What a step from another shard wrote (a part of a cross-shard command).
+        if self.settings.notify != 0 {
+            self.publish_key_events();
+        }
     }
 
     pub fn reload_config(&mut self) {
@@ -526,6 +533,11 @@ impl Shard {
             self.settings.proto_max_bulk_len = self.config.proto_max_bulk_len;
             self.settings.lfu_policy = self.config.lfu();
             self.settings.limits = self.config.limits;
+            let notify = shoal_data::events::active(self.config.notify_keyspace_events);
+            if notify != self.settings.notify {
+                self.settings.notify = notify;
+                self.keyspace.set_notify(notify);
+            }
         }
     }
 
@@ -540,6 +552,9 @@ impl Shard {
         }
         if expired > 0 {
             bump(&self.shared.stats[self.id].expired_keys, expired as u64);
+            if self.settings.notify != 0 {
+                self.publish_key_events();
+            }
         }
         self.sample_ops();
         let hz = self.config.hz.max(1);

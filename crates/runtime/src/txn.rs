@@ -8,7 +8,7 @@ use crate::mesh::{ConnId, Msg, StepFn, StepOut};
 use crate::shard::Shard;
 use shoal_commands::registry::ShardFn;
 use shoal_commands::{generic, string, Command, Cross, Ctx};
-use shoal_data::{Keyspace, Value};
+use shoal_data::{events, Keyspace, Value};
 use shoal_protocol::{Args, Protocol, Reply};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -68,6 +68,9 @@ impl Shard {
         for (i, (shard, f)) in steps.into_iter().enumerate() {
             if shard == self.id {
                 let out = f(self);
+                if self.settings.notify != 0 {
+                    self.publish_key_events();
+                }
                 if !out.is::<Deferred>() {
                     self.step_done(id, i as u32, out);
                 }
@@ -691,6 +694,7 @@ fn move_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client,
                     let mut ctx = x.ctx(client.db, client.proto, &mut out);
                     let moved = generic::take_entry(&mut ctx, client.db, &src, remove);
                     if remove && moved.is_some() {
+                        ctx.notify(events::GENERIC, "rename_from", &src);
                         x.touch_watched(client.db, &src);
                     }
                     Box::new(moved)
@@ -712,6 +716,7 @@ fn move_body(sh: &mut Shard, id: ConnId, tx: Tx, owned: ArgsBuf, client: Client,
                                 let mut ctx = x.ctx(client.db, client.proto, &mut out);
                                 if remove {
                                     generic::put_entry(&mut ctx, dst_db, &dst, m);
+                                    ctx.notify(events::GENERIC, "rename_to", &dst);
                                 } else {
                                     generic::put_copy(&mut ctx, dst_db, &dst, m);
                                 }
@@ -904,6 +909,8 @@ pub fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, job: GatherJob, client: C
                     scratch.db(client.db).insert(k, v.clone(), *at, now);
                 }
             }
+            // The commands' keyspace events are recorded over the copies.
+            scratch.set_notify(sh.settings.notify);
             let mut out = Vec::new();
             let exec = job.exec;
             if exec {
@@ -934,6 +941,11 @@ pub fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, job: GatherJob, client: C
             }
             // Keys made ready are signalled by their own shards when written back.
             sh.notes.ready.truncate(ready_mark);
+            if sh.settings.notify != 0 {
+                let mut events = Vec::new();
+                scratch.take_events(&mut events);
+                sh.publish_events(events);
+            }
             let rewrite = std::mem::take(&mut sh.notes.rewrite);
             if let Some(ms) = sh.notes.block.take() {
                 let Some((_, owned)) = job.cmds.into_iter().next() else {
@@ -981,12 +993,15 @@ pub fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, job: GatherJob, client: C
                         let now = x.now_ms;
                         for (k, st) in w {
                             let db = x.keyspace.db(client.db);
+                            // The events were published with the commands that made the change.
+                            let notify = std::mem::take(&mut db.notify);
                             match st {
                                 Some((v, at)) => db.insert(&k, v, at, now),
                                 None => {
                                     db.remove(&k, now);
                                 }
                             }
+                            db.notify = notify;
                             x.key_written(client.db, &k);
                         }
                         Box::new(())
