@@ -82,7 +82,7 @@ GETEX s4 EXAT 1 => del s4
 GETEX s4 EX 10 => keymiss s4
 GET s
 GET s:none => keymiss s:none
-MGET s s:none s2 s:none2 => keymiss s:none, keymiss s:none2
+MGET s s:none s2 => keymiss s:none
 STRLEN s:none => keymiss s:none
 GETRANGE s:none 0 1 => keymiss s:none
 MSET {m}a 1 {m}b 2 {m}a 3 => new {m}a, set {m}a, new {m}b, set {m}b, set {m}a
@@ -1312,7 +1312,14 @@ fn class_filters_exactly() {
                 &["XADD", "x", "1-1", "f", "v"],
                 &["EXPIRE", "l", "100"],
                 &["RPOP", "l"],
-                &["DEL", "s", "st", "h", "z", "x"],
+                // One DEL per key: these keys live on different cores, and a multi-key
+                // command's events come from each core in turn (the cross-shard test compares
+                // those as multisets).
+                &["DEL", "s"],
+                &["DEL", "st"],
+                &["DEL", "h"],
+                &["DEL", "z"],
+                &["DEL", "x"],
                 &["LPOP", "l"],
                 &["PUBLISH", "__keyevent@0__:end", "."],
             ] {

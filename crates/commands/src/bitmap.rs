@@ -628,7 +628,6 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro: bool) {
                 replies.push(Some(field_get(v, op)));
                 continue;
             }
-            changes += 1;
             let incr = op.op == FieldOp::Incrby;
             if op.signed {
                 let old = get_signed(v, op.offset, op.bits);
@@ -645,6 +644,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro: bool) {
                 } else {
                     replies.push(Some(ret));
                     set_unsigned(v, op.offset, op.bits, new as u64);
+                    changes += 1;
                 }
             } else {
                 let old = get_unsigned(v, op.offset, op.bits);
@@ -666,6 +666,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro: bool) {
                 } else {
                     replies.push(Some(ret as i64));
                     set_unsigned(v, op.offset, op.bits, new);
+                    changes += 1;
                 }
             }
         }

@@ -298,6 +298,30 @@ impl<'a> Ctx<'a> {
         x.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
 
+    /// A read lookup found no `key`: Redis counts a keyspace miss and announces `keymiss`.
+    #[inline]
+    pub fn read_miss(&mut self, key: &[u8]) {
+        self.counters.misses += 1;
+        self.notify(events::KEY_MISS, "keymiss", key);
+    }
+
+    /// A read lookup of a key that does not hold a live value (see [`Ctx::read_miss`]);
+    /// counts a hit otherwise. Returns whether the key is live.
+    pub fn read_exists(&mut self, key: &[u8]) -> bool {
+        let (now, slot) = (self.now_ms, self.slot_of(key));
+        let live = self
+            .keyspace
+            .db(self.db)
+            .get_mut_in(slot, key, now)
+            .is_some();
+        if live {
+            self.counters.hits += 1;
+        } else {
+            self.read_miss(key);
+        }
+        live
+    }
+
     /// Records keyspace event `name` of `class` on `key` of the client's database.
     #[inline]
     pub fn notify(&mut self, class: u32, name: &'static str, key: &[u8]) {

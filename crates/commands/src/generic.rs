@@ -66,9 +66,7 @@ pub fn del(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// EXISTS key [key ...] (a key named twice counts twice)
 pub fn exists(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let now = ctx.now_ms;
-    let db = ctx.keyspace.db(ctx.db);
-    let n = args.iter_from(1).filter(|k| db.contains(k, now)).count();
+    let n = args.iter_from(1).filter(|k| ctx.read_exists(k)).count();
     ctx.reply.int(n as i64);
 }
 
@@ -85,6 +83,9 @@ pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// TYPE key
 pub fn type_(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if !ctx.read_exists(args.get(1)) {
+        return ctx.reply.simple("none");
+    }
     let now = ctx.now_ms;
     let t = ctx
         .db()
@@ -182,6 +183,9 @@ pub fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) {
+    if !ctx.read_exists(key) {
+        return ctx.reply.int(-2);
+    }
     let now = ctx.now_ms;
     let no_touch = ctx.no_touch;
     let Some(e) = ctx.db().get_mut(key, now) else {
@@ -375,6 +379,7 @@ pub fn copy(ctx: &mut Ctx<'_>, args: Args<'_>) {
     };
     let db = ctx.db;
     let Some(moved) = take_entry(ctx, db, args.get(1), false) else {
+        ctx.read_miss(args.get(1));
         return ctx.reply.int(0);
     };
     if !o.replace && key_exists(ctx, o.db, args.get(2)) {

@@ -181,6 +181,7 @@ fn set_generic(
         }
         None => {
             if o.get {
+                ctx.read_miss(key);
                 ctx.reply.null();
             }
             None
@@ -294,7 +295,10 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return;
     }
     match ctx.db().remove(key, now) {
-        None => ctx.reply.null(),
+        None => {
+            ctx.read_miss(key);
+            ctx.reply.null()
+        }
         Some(e) => {
             reply_value(&mut ctx.reply, &e.value);
             ctx.dirty(1);

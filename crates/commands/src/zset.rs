@@ -95,14 +95,13 @@ fn open<'c, 'a>(
     let slot = ctx.slot_of(key);
     let db = ctx.db;
     let touch = write || !ctx.no_touch;
+    if !write && ctx.keyspace.db(db).get_mut_in(slot, key, now).is_none() {
+        ctx.read_miss(key);
+        return Ok((None, &mut ctx.reply, &mut *ctx.rng));
+    }
     let e = ctx.keyspace.db(db).get_mut_in(slot, key, now);
     match e {
-        None => {
-            if !write {
-                ctx.counters.misses += 1;
-            }
-            Ok((None, &mut ctx.reply, &mut *ctx.rng))
-        }
+        None => Ok((None, &mut ctx.reply, &mut *ctx.rng)),
         Some(e) => {
             if !write {
                 ctx.counters.hits += 1;
