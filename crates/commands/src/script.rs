@@ -127,6 +127,7 @@ pub(crate) fn new_engine() -> mlua::Result<Engine> {
         "__shoal_last_error",
         lua.create_function(|lua, ()| LAST_CALL_ERROR.with(|e| lua.create_string(&*e.borrow())))?,
     )?;
+    crate::lualibs::install(&lua)?;
     lua.load(PRELUDE).set_name("=prelude").exec()?;
     let redis: Table = g.raw_get("redis")?;
     let xpcall: Function = g.raw_get("xpcall")?;
@@ -424,7 +425,8 @@ fn owned(v: &LuaValue, depth: usize) -> Owned {
         LuaValue::Nil => Owned::Nil,
         LuaValue::Boolean(b) => Owned::Bool(*b),
         LuaValue::Integer(n) => Owned::Int(*n),
-        LuaValue::Number(n) => Owned::Int(*n as i64),
+        // As C converts it (NaN and out of range numbers give the smallest integer).
+        LuaValue::Number(n) => Owned::Int(crate::lualibs::c_i64(*n)),
         LuaValue::String(s) => Owned::Str(s.as_bytes().to_vec()),
         LuaValue::Table(t) => {
             if let Ok(LuaValue::String(e)) = t.raw_get::<LuaValue>("err") {
