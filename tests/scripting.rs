@@ -84,6 +84,13 @@ const CORPUS: &[&[&str]] = &[
         "nums",
     ],
     &[
+        "redis.call('set', KEYS[1], 0/0) redis.call('append', KEYS[1], -(0/0)) \
+         redis.call('append', KEYS[1], 1/0) redis.call('append', KEYS[1], -1/0) \
+         return redis.call('get', KEYS[1])",
+        "1",
+        "nans",
+    ],
+    &[
         "return redis.call('zrange', KEYS[1], 0, -1, 'withscores')",
         "1",
         "z",
