@@ -234,9 +234,9 @@ impl From<mlua::Error> for Stop {
     }
 }
 
-/// unpack, unpack_one and unpack_limit: up to `limit` values (all when `limit` and `offset`
-/// are 0) from `offset`; but for unpack, the offset to go on from first (-1 at the end).
-/// `base` is how many slots the arguments take on the C stack.
+/// unpack, unpack_one and unpack_limit: the values from `offset` on, at most `limit` of them.
+/// Unless both are 0 (as for unpack), the offset to go on from comes first (-1 at the end of
+/// the input). `base` is how many slots the arguments take on the C stack.
 fn unpack(lua: &Lua, a: &Args, limit: i64, offset: i64, base: usize) -> LibResult {
     let s = a.bytes(lua, 1)?;
     let len = s.len();
