@@ -84,6 +84,13 @@ const CORPUS: &[&[&str]] = &[
         "nums",
     ],
     &[
+        "redis.call('set', KEYS[1], 0/0) redis.call('append', KEYS[1], -(0/0)) \
+         redis.call('append', KEYS[1], 1/0) redis.call('append', KEYS[1], -1/0) \
+         return redis.call('get', KEYS[1])",
+        "1",
+        "nans",
+    ],
+    &[
         "return redis.call('zrange', KEYS[1], 0, -1, 'withscores')",
         "1",
         "z",
@@ -109,6 +116,263 @@ const CORPUS: &[&[&str]] = &[
     &["return 1", "-1"],
     &["return 1", "2", "a"],
     &["return 1", "x"],
+    // The libraries: their tables, and errors raised as the C libraries raise them.
+    &["local t = {} for k, v in pairs(cjson) do t[#t+1] = k .. '=' .. type(v) end return t", "0"],
+    &["local t = {} for k, v in pairs(cmsgpack) do t[#t+1] = k .. '=' .. tostring(v):sub(1, 8) end return t", "0"],
+    &["local t = {} for k in pairs(bit) do t[#t+1] = k end return t", "0"],
+    &["local t = {} for k in pairs(struct) do t[#t+1] = k end return t", "0"],
+    &["return {tostring(cjson.null), cjson._NAME, cjson._VERSION}", "0"],
+    &["return cjson.encode()", "0"],
+    &["local e = cjson.encode return e()", "0"],
+    &["return cjson:encode(1)", "0"],
+    &["local ok, e = pcall(cjson.decode, '[1,') return {tostring(ok), type(e), e}", "0"],
+    &["return {pcall(bit.band)}", "0"],
+    &["return bit.band(1, 'x', {})", "0"],
+    &["return cmsgpack.pack()", "0"],
+    // cjson.encode
+    &["return cjson.encode({1, 2, {a = 1}, 'x', true, false})", "0"],
+    &["return cjson.encode({})", "0"],
+    &["return {cjson.encode(nil), cjson.encode(cjson.null), cjson.encode({a = cjson.null})}", "0"],
+    &[
+        "local z = 0 z = -z return cjson.encode({z, 0.1, 1e300, 1/3, 2^53, -2^63, 123456789012345678, 1e-20, 5e-324, 100, -7.25e-5})",
+        "0",
+    ],
+    &[r#"return cjson.encode(string.char(0, 1, 8, 9, 10, 11, 12, 13, 31, 32, 34, 47, 92, 127, 128, 255) .. 'é')"#, "0"],
+    &["return cjson.encode({[1] = 1, [2] = 2, [4] = 4})", "0"],
+    &["return cjson.encode({[1] = 1, [10] = 2})", "0"],
+    &["return cjson.encode({[1] = 1, [11] = 2})", "0"],
+    &["return cjson.encode({[0] = 1})", "0"],
+    &["return cjson.encode({[-1] = 'a', [1.5] = 'b', [2^40] = 'c'})", "0"],
+    &["return cjson.encode({1, 2, x = 3})", "0"],
+    &["return cjson.encode({a = 1, b = 2, c = 3, d = 4, e = 5, f = 6, g = 7, h = 8, i = 9, j = 10})", "0"],
+    &["local t = {} for i = 1, 60 do t['k' .. i] = i % 7 == 0 and {i} or i end return cjson.encode(t)", "0"],
+    &["return cjson.encode({[true] = 1})", "0"],
+    &["return cjson.encode({1, function() end})", "0"],
+    &["return cjson.encode(coroutine.create(print))", "0"],
+    &["return cjson.encode(0/0)", "0"],
+    &["return cjson.encode({[1/0] = 1})", "0"],
+    &["local t = {} t[1] = t return cjson.encode(t)", "0"],
+    &["local t = {} t.a = {t} return cjson.encode(t)", "0"],
+    // cjson settings (each script puts them back)
+    &[
+        "local r = {cjson.encode_number_precision(3), cjson.encode({3.14159, 1234567, 0.000123456})} cjson.encode_number_precision(14) return r",
+        "0",
+    ],
+    &[
+        "local r = {tostring(cjson.encode_invalid_numbers(true)), cjson.encode({0/0, 1/0, -1/0})} cjson.encode_invalid_numbers(false) return r",
+        "0",
+    ],
+    &[
+        "local r = {cjson.encode_invalid_numbers('null'), cjson.encode({0/0, -1/0, [1/0] = 1})} cjson.encode_invalid_numbers('off') return r",
+        "0",
+    ],
+    &[
+        "local a = {cjson.encode_sparse_array(true)} local b = cjson.encode({[1] = 1, [100] = 2}) cjson.encode_sparse_array(false) return {tostring(a[1]), a[2], a[3], b}",
+        "0",
+    ],
+    &[
+        "local a = {cjson.encode_sparse_array('on', 1, 0)} local b = {pcall(cjson.encode, {1, nil, 3})} cjson.encode_sparse_array('off', 2, 10) return {tostring(a[1]), a[2], a[3], b[2]}",
+        "0",
+    ],
+    &[
+        "cjson.encode_max_depth(3) local a = {pcall(cjson.encode, {{{1}}})} local b = {pcall(cjson.encode, {{{{1}}}})} cjson.encode_max_depth(1000) return {a[2], b[2]}",
+        "0",
+    ],
+    &["return {pcall(cjson.encode_max_depth, 0)}", "0"],
+    &["return {pcall(cjson.encode_max_depth, 'x')}", "0"],
+    &["return {pcall(cjson.encode_max_depth, 1, 2)}", "0"],
+    &["return {pcall(cjson.encode_number_precision, 15)}", "0"],
+    &["return {pcall(cjson.encode_sparse_array, true, -1)}", "0"],
+    &["return {pcall(cjson.encode_invalid_numbers, 'maybe')}", "0"],
+    &["return {pcall(cjson.encode_keep_buffer, 1)}", "0"],
+    &[
+        "return {cjson.encode_max_depth(), cjson.decode_max_depth(), cjson.encode_number_precision(), tostring(cjson.encode_keep_buffer()), tostring(cjson.encode_invalid_numbers()), tostring(cjson.decode_invalid_numbers()), cjson.encode_sparse_array()}",
+        "0",
+    ],
+    &[
+        "local c = cjson.new() c.encode_max_depth(2) return {pcall(c.encode, {{{1}}}), cjson.encode({{{1}}}), c._VERSION}",
+        "0",
+    ],
+    // cjson.decode
+    &[
+        r#"return cjson.encode(cjson.decode([[{"a":[1,2.5,-0,1e400,{"b":null}],"c":"\u00e9\ud83d\ude00\u0000","d":{}}]]))"#,
+        "0",
+    ],
+    &[r#"return cjson.decode([["\u0041\/\b\f\n\r\t\"\\\u001f\u007F x"]])"#, "0"],
+    &[
+        "local t = cjson.decode('[1,\"a\",true,null,{},[]]') return {type(t[1]), type(t[2]), type(t[3]), type(t[4]), type(t[5]), tostring(t[4] == cjson.null), #t}",
+        "0",
+    ],
+    &[
+        r#"local t = cjson.decode('{"b":1,"a":2,"c":[3,{"d":4}],"e":"x","a":5}') return cjson.encode(t)"#,
+        "0",
+    ],
+    &[
+        r#"local r = {} for _, s in ipairs({'0x10', '-0x10', '+5', '012', '1.', '-.5', '1e5000', '1E-2', 'inf', '-Infinity', 'nan', '1\0x', '5 '}) do r[#r+1] = tostring(cjson.decode(s)) end return r"#,
+        "0",
+    ],
+    &["return cjson.decode('1e5000')", "0"],
+    &[
+        r#"local r = {} for _, s in ipairs({'', ' ', '[1,]', [[{"a":1,}]], [[{"a" 1}]], '{1:1}', '[1 2]', '1 2', 'nul', 'truex', [["abc]], [["\x"]], [["\u12"]], [["\ud800"]], [["\ud800\u0041"]], [["\udc00"]], '-', '@', ']', '{', [[["a",]], 'in', '\0a', 'a\0', '"a\0b"'}) do local ok, e = pcall(cjson.decode, s) r[#r+1] = tostring(e) end return r"#,
+        "0",
+    ],
+    &["return cjson.decode('[1,')", "0"],
+    &["return cjson.decode(true)", "0"],
+    &["return cjson.decode(12)", "0"],
+    &[
+        "cjson.decode_invalid_numbers(false) local r = {} for _, s in ipairs({'0x10', '+5', '012', 'inf', 'nan', '-1', '0.5'}) do local ok, v = pcall(cjson.decode, s) r[#r+1] = tostring(v) end cjson.decode_invalid_numbers(true) return r",
+        "0",
+    ],
+    &[
+        "cjson.decode_max_depth(3) local a = {pcall(cjson.decode, '[[[1]]]')} local b = {pcall(cjson.decode, '[{\"a\":[[1]]}]')} cjson.decode_max_depth(1000) return {tostring(a[1]), b[2]}",
+        "0",
+    ],
+    &["return cjson.decode(string.rep('[', 1001) .. string.rep(']', 1001))", "0"],
+    &["return cjson.encode(cjson.decode(string.rep('[', 1000) .. string.rep(']', 1000)))", "0"],
+    // Replies of redis.call through cjson
+    &[
+        "redis.call('hset', KEYS[1], 'f1', 'v1', 'f2', 'v2') return cjson.encode(redis.call('hgetall', KEYS[1]))",
+        "1",
+        "jh",
+    ],
+    &[
+        "return cjson.encode({redis.call('set', KEYS[1], cjson.encode({x = {1, 2}, y = 'z'})), redis.call('get', KEYS[2]), redis.call('incr', KEYS[3])})",
+        "3",
+        "jv",
+        "nokey",
+        "jn",
+    ],
+    &["local t = cjson.decode(redis.call('get', KEYS[1])) return {t.x[2], t.y}", "1", "jv"],
+    &["return cjson.encode(redis.pcall('incr', KEYS[1]))", "1", "jv"],
+    &[
+        "redis.call('rpush', KEYS[1], 'a', 1, 2.5) return cmsgpack.pack(redis.call('lrange', KEYS[1], 0, -1), redis.call('llen', KEYS[1]))",
+        "1",
+        "jl",
+    ],
+    // cmsgpack.pack: every size of integer, float, string, array and map
+    &["return cmsgpack.pack(0, 127, 128, 255, 256, 65535, 65536, 2^32 - 1, 2^32, 2^53, 2^63, -2^63, 2^64)", "0"],
+    &["return cmsgpack.pack(-1, -32, -33, -128, -129, -32768, -32769, -2^31, -2^31 - 1, -2^53)", "0"],
+    &[
+        "local z = 0 z = -z return cmsgpack.pack(0.5, 0.1, -1.5, 1e300, 1/0, -1/0, 0/0, z, 1e-20, 3.4028234663852886e38, 1e39)",
+        "0",
+    ],
+    &["return cmsgpack.pack(string.rep('x', 31), string.rep('y', 32), string.rep('z', 255), string.rep('w', 256), '', 'a\0b')", "0"],
+    &["return redis.sha1hex(cmsgpack.pack(string.rep('x', 65535), string.rep('y', 65536)))", "0"],
+    &[
+        "local t, u = {}, {} for i = 1, 15 do t[i] = i end for i = 1, 16 do u[i] = -i end return cmsgpack.pack(t, u)",
+        "0",
+    ],
+    &[
+        "local t, u = {}, {} for i = 1, 65535 do t[i] = i % 300 end for i = 1, 65536 do u[i] = 'v' end local p = cmsgpack.pack(t, u) return {#p, redis.sha1hex(p)}",
+        "0",
+    ],
+    &[
+        "local t, u = {}, {} for i = 1, 15 do t['k' .. i] = i end for i = 1, 16 do u['k' .. i] = i end return cmsgpack.pack(t, u)",
+        "0",
+    ],
+    &[
+        "local t = {} for i = 1, 65536 do t['k' .. i] = i end local p = cmsgpack.pack(t) return {#p, redis.sha1hex(p)}",
+        "0",
+    ],
+    &[
+        "return cmsgpack.pack({}, {1, 2, nil, 4}, {[1] = 1, [3] = 3}, {[0] = 1}, {[1.5] = 1}, {a = {b = {c = 1}}}, {[{1}] = true})",
+        "0",
+    ],
+    &["return cmsgpack.pack(nil, print, cjson.null, coroutine.create(print))", "0"],
+    &["local t = {} t[1] = t return cmsgpack.pack(t)", "0"],
+    &["local t = {} for i = 1, 4001 do t[i] = i end return cmsgpack.pack(unpack(t))", "0"],
+    &["local t = {} for i = 1, 4000 do t[i] = {} end return cmsgpack.pack(unpack(t))", "0"],
+    // cmsgpack.unpack
+    &[
+        "return {cmsgpack.unpack(cmsgpack.pack(0, 127, 128, 65535, 2^32, 2^53, -1, -33, -32769, -2^31 - 1, -2^53, 'abc', true, false))}",
+        "0",
+    ],
+    &[
+        "local r = {cmsgpack.unpack(cmsgpack.pack(0.5, 0.1, 1e300, 1/0, 0/0, 1e-20))} for i = 1, #r do r[i] = tostring(r[i]) end return r",
+        "0",
+    ],
+    &["return cjson.encode({cmsgpack.unpack(cmsgpack.pack({1, 2, {a = 1, b = {true, false}}}, 'x'))})", "0"],
+    &[
+        "local r = {} for _, s in ipairs({'\\207\\255\\255\\255\\255\\255\\255\\255\\255', '\\211\\128\\0\\0\\0\\0\\0\\0\\1', '\\203\\127\\240\\0\\0\\0\\0\\0\\0', '\\202\\63\\192\\0\\0'}) do r[#r+1] = tostring(cmsgpack.unpack(s)) end return r",
+        "0",
+    ],
+    &[
+        "local r = {} for _, s in ipairs({'', '\\193', '\\196\\1a', '\\205\\1', '\\146\\1', '\\217\\5abc', '\\219\\0\\0\\0\\5abc', '\\221\\255\\255\\255\\255', '\\129\\192\\1', '\\129\\203\\127\\248\\0\\0\\0\\0\\0\\0\\1'}) do r[#r+1] = select(2, pcall(cmsgpack.unpack, s)) end return r",
+        "0",
+    ],
+    &["return cmsgpack.unpack('\\129\\192\\1')", "0"],
+    &["return cjson.encode({cmsgpack.unpack('\\131\\1\\2\\3\\4\\5\\6\\147\\192\\192\\3')})", "0"],
+    &[
+        "return {{cmsgpack.unpack_one('\\1\\2\\3')}, {cmsgpack.unpack_one('\\1\\2\\3', 2)}, {cmsgpack.unpack_one('\\1\\2\\3', 3)}, {cmsgpack.unpack_limit('\\1\\2\\3', 2)}, {cmsgpack.unpack_limit('\\1\\2\\3', 2, 2)}, {cmsgpack.unpack_limit('\\1\\2\\3', 0)}, {cmsgpack.unpack_limit('\\1\\2\\3', 0, 1)}}",
+        "0",
+    ],
+    &[
+        "local r = {} for _, f in ipairs({function() return cmsgpack.unpack_one('\\1', 4) end, function() return cmsgpack.unpack_one('\\1', -1) end, function() return cmsgpack.unpack_limit('\\1', -1) end, function() return cmsgpack.unpack_limit('\\1') end, function() return cmsgpack.unpack({}) end}) do r[#r+1] = select(2, pcall(f)) end return r",
+        "0",
+    ],
+    &["return cmsgpack.unpack(string.rep('\\145', 5000) .. '\\1')", "0"],
+    &["return type(cmsgpack.unpack(string.rep('\\145', 3990) .. '\\1'))", "0"],
+    &["return {#{cmsgpack.unpack(string.rep('\\1', 7999))}, #{cmsgpack.unpack_limit(string.rep('\\1', 8000), 7998)}}", "0"],
+    &["return #{cmsgpack.unpack(string.rep('\\1', 8000))}", "0"],
+    &["return cmsgpack.unpack_limit(string.rep('\\1', 8000), 7999)", "0"],
+    // bit
+    &[
+        "return {bit.tobit(0.5), bit.tobit(1.5), bit.tobit(2.5), bit.tobit(-1.5), bit.tobit(2^31), bit.tobit(2^32 + 5), bit.tobit(-2^31 - 1), bit.tobit(2^53 + 3), bit.tobit(1e20), bit.tobit(0/0), bit.tobit('0x10')}",
+        "0",
+    ],
+    &[
+        "return {bit.bnot(0), bit.band(-1, 0xff), bit.band(0xffffffff, 0x0f0f0f0f, 0x00ff00ff), bit.bor(1, 2, 4, 2^31), bit.bxor(-1, 0x55555555), bit.band(5), bit.bor(2^40 + 3, 4)}",
+        "0",
+    ],
+    &[
+        "return {bit.lshift(1, 31), bit.lshift(1, 32), bit.lshift(1, -1), bit.rshift(-1, 28), bit.rshift(-1, 0), bit.arshift(-256, 4), bit.arshift(2^31, 31), bit.rol(0x12345678, 8), bit.rol(1, 32), bit.ror(0x12345678, 8), bit.ror(1, 0), bit.bswap(0x12345678), bit.bswap(-1)}",
+        "0",
+    ],
+    &[
+        "return {bit.tohex(0x1234abcd), bit.tohex(-1), bit.tohex(0x1234abcd, 4), bit.tohex(0x1234abcd, -4), bit.tohex(255, 0), bit.tohex(255, 12), bit.tohex(255, -12)}",
+        "0",
+    ],
+    &["return bit.tobit({})", "0"],
+    &["return bit.tohex(1, nil)", "0"],
+    &["return bit.lshift(1)", "0"],
+    // struct
+    &["return struct.pack('bBhHlLTiI', -1, 255, -2, 65535, -3, 2^40, 12, -4, 2^32 - 1)", "0"],
+    &["return struct.pack('>bBhHlLTiI', -1, 255, -2, 65535, -3, 2^40, 12, -4, 2^32 - 1)", "0"],
+    &[
+        "return {struct.unpack('<bBhHlLTiI', struct.pack('<bBhHlLTiI', -1, 255, -2, 65535, -3, 2^40, 12, -4, 2^32 - 1))}",
+        "0",
+    ],
+    &["return {struct.unpack('>i3I3', struct.pack('>i3I3', -2, 70000))}", "0"],
+    &["return {struct.pack('<i16', -1), struct.unpack('<i16', string.rep('\\255', 16))}", "0"],
+    &["return struct.pack('L', 2^64) .. struct.pack('L', 0/0) .. struct.pack('l', -1e20) .. struct.pack('b', 300)", "0"],
+    &[
+        "local z = 0 z = -z return {struct.pack('fd>f>d', 1.5, 0.1, 1e300, z), struct.unpack('fd', struct.pack('fd', 0.1, 0.1))}",
+        "0",
+    ],
+    &["return {struct.pack('!4bi', 1, 2), struct.pack('b!4d', 1, 2.5), struct.pack('b!2i3', 1, 2), struct.pack('b!8Tx', 1, 2)}", "0"],
+    &[
+        "return {struct.size('!4bi'), struct.size('b!8T'), struct.size('c5x'), struct.size('i3i'), struct.size('zq')}",
+        "0",
+    ],
+    &[
+        "return {struct.pack('c', 'abc'), struct.pack('c0', 'abc'), struct.pack('s', 'a\\0bc'), struct.pack('c2s', 'abcdef', 12.5), struct.pack('i\\0i', 1, 2)}",
+        "0",
+    ],
+    &[
+        "return {struct.unpack('c2s', 'abxyz\\0q')}, {struct.unpack('bc0', '\\3abcdef')}, {struct.unpack('c1c0', '3abcdef')}, {struct.unpack('xb', 'abc')}, {struct.unpack('b', 'abc', 3)}, {struct.unpack('bbb', 'abc', 1.9)}",
+        "0",
+    ],
+    &[
+        "local r = {} for _, f in ipairs({function() return struct.pack('z') end, function() return struct.pack('i33', 1) end, function() return struct.pack('i99999999999', 1) end, function() return struct.pack('!3i', 1) end, function() return struct.pack('c3', 'ab') end, function() return struct.pack('b') end, function() return struct.pack('b', 'x') end, function() return struct.pack({}) end, function() return struct.size('s') end, function() return struct.size('c0') end, function() return struct.size('#') end}) do r[#r+1] = select(2, pcall(f)) end return r",
+        "0",
+    ],
+    &[
+        "local r = {} for _, f in ipairs({function() return struct.unpack('s', 'abc') end, function() return struct.unpack('c0', 'abc') end, function() return struct.unpack('c1c0', 'xabc') end, function() return struct.unpack('bc0', '\\9abc') end, function() return struct.unpack('i', 'abc') end, function() return struct.unpack('b', 'abc', 0) end, function() return struct.unpack('b', 'abc', -1) end, function() return struct.unpack('b', 'abc', 4) end, function() return struct.unpack('z', 'a') end}) do r[#r+1] = select(2, pcall(f)) end return r",
+        "0",
+    ],
+    &["return struct.pack('b')", "0"],
+    &["return #{struct.unpack(string.rep('b', 7997), string.rep('a', 7997))}", "0"],
+    &["return #{struct.unpack(string.rep('b', 7998), string.rep('a', 7998))}", "0"],
 ];
 
 fn run_corpus(s: &Server) -> Vec<String> {

@@ -14,6 +14,7 @@ pub mod hash;
 pub mod hll;
 pub mod keys;
 pub mod list;
+mod lualibs;
 pub mod registry;
 pub mod script;
 pub mod set;

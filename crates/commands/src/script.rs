@@ -127,6 +127,7 @@ pub(crate) fn new_engine() -> mlua::Result<Engine> {
         "__shoal_last_error",
         lua.create_function(|lua, ()| LAST_CALL_ERROR.with(|e| lua.create_string(&*e.borrow())))?,
     )?;
+    crate::lualibs::install(&lua)?;
     lua.load(PRELUDE).set_name("=prelude").exec()?;
     let redis: Table = g.raw_get("redis")?;
     let xpcall: Function = g.raw_get("xpcall")?;
@@ -424,7 +425,8 @@ fn owned(v: &LuaValue, depth: usize) -> Owned {
         LuaValue::Nil => Owned::Nil,
         LuaValue::Boolean(b) => Owned::Bool(*b),
         LuaValue::Integer(n) => Owned::Int(*n),
-        LuaValue::Number(n) => Owned::Int(*n as i64),
+        // As C converts it (NaN and out of range numbers give the smallest integer).
+        LuaValue::Number(n) => Owned::Int(crate::lualibs::c_i64(*n)),
         LuaValue::String(s) => Owned::Str(s.as_bytes().to_vec()),
         LuaValue::Table(t) => {
             if let Ok(LuaValue::String(e)) = t.raw_get::<LuaValue>("err") {
@@ -490,15 +492,24 @@ fn redis_call(
     declared: &[&[u8]],
     read_only: bool,
 ) -> (bool, LuaValue) {
-    let fail = |msg: &str| -> (bool, LuaValue) {
+    // Errors about the arguments themselves; later ones (the command's included) are
+    // marked, as in Redis 7, with `ignore_error_stats_update = true`.
+    let bad_args = |msg: &str| -> (bool, LuaValue) {
         let t = lua.create_table().and_then(|t| {
             t.raw_set("err", msg)?;
             Ok(t)
         });
         (false, t.map(LuaValue::Table).unwrap_or(LuaValue::Nil))
     };
+    let mark = |(ok, v): (bool, LuaValue)| -> (bool, LuaValue) {
+        if let (false, LuaValue::Table(t)) = (ok, &v) {
+            let _ = t.raw_set("ignore_error_stats_update", true);
+        }
+        (ok, v)
+    };
+    let fail = |msg: &str| mark(bad_args(msg));
     if va.is_empty() {
-        return fail("ERR Please specify at least one argument for this redis lib call");
+        return bad_args("ERR Please specify at least one argument for this redis lib call");
     }
     let mut buf: Vec<u8> = vec![];
     let mut ranges: Vec<(u32, u32)> = vec![];
@@ -509,7 +520,9 @@ fn redis_call(
             // Redis 7 formats a number argument with "%.17g".
             LuaValue::Integer(n) => buf.extend_from_slice(format_g17(*n as f64).as_bytes()),
             LuaValue::Number(n) => buf.extend_from_slice(format_g17(*n).as_bytes()),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+            _ => {
+                return bad_args("ERR Lua redis lib command arguments must be strings or integers")
+            }
         }
         ranges.push((s, buf.len() as u32));
     }
@@ -568,8 +581,7 @@ fn redis_call(
     }
     let mut pos = 0;
     match resp_to_lua(lua, &out, &mut pos) {
-        Ok((true, v)) => (true, v),
-        Ok((false, v)) => (false, v),
+        Ok(r) => mark(r),
         Err(_) => fail("ERR reply conversion failed"),
     }
 }

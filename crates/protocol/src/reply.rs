@@ -187,24 +187,27 @@ pub fn format_double(d: f64) -> String {
 
 /// C's `%.17g`.
 pub fn format_g17(d: f64) -> String {
-    if d == 0.0 {
-        return if d.is_sign_negative() {
-            "-0".into()
-        } else {
-            "0".into()
-        };
+    format_g(d, 17)
+}
+
+/// C's `%.<precision>g` as glibc prints it (`nan`, `-nan`, `inf`, `-inf` included).
+pub fn format_g(d: f64, precision: usize) -> String {
+    if d.is_nan() {
+        return if d.is_sign_negative() { "-nan" } else { "nan" }.into();
     }
-    let e = format!("{:.16e}", d);
+    if d.is_infinite() {
+        return if d > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    let p = precision.max(1);
+    // The exponent %e would print (after rounding to `p` digits) picks the style.
+    let e = format!("{:.*e}", p - 1, d);
     let (mant, exp) = e.split_once('e').unwrap_or((&e, "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..17).contains(&exp) {
-        let decimals = (16 - exp).max(0) as usize;
-        let s = format!("{:.*}", decimals, d);
-        trim_zeros(&s)
-    } else {
-        let m = trim_zeros(mant);
+    if exp < -4 || exp >= p as i32 {
         let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{}{:02}", m, sign, exp.abs())
+        format!("{}e{}{:02}", trim_zeros(mant), sign, exp.abs())
+    } else {
+        trim_zeros(&format!("{:.*}", (p as i32 - 1 - exp) as usize, d))
     }
 }
 
@@ -228,6 +231,24 @@ mod tests {
         assert_eq!(format_g17(1e20), "1e+20");
         assert_eq!(format_g17(123456.0), "123456");
         assert_eq!(format_g17(1e-5), "1.0000000000000001e-05");
+        assert_eq!(format_g17(-0.0), "-0");
+        assert_eq!(format_g17(0.0), "0");
+    }
+
+    #[test]
+    fn g_precision() {
+        assert_eq!(format_g(0.1, 14), "0.1");
+        assert_eq!(format_g(1e300, 14), "1e+300");
+        assert_eq!(format_g(123456789012345.0, 14), "1.2345678901234e+14");
+        assert_eq!(format_g(12345678901234.0, 14), "12345678901234");
+        assert_eq!(format_g(0.0001, 14), "0.0001");
+        assert_eq!(format_g(0.00001, 14), "1e-05");
+        assert_eq!(format_g(9.99999, 3), "10");
+        assert_eq!(format_g(99999.5, 5), "1e+05");
+        assert_eq!(format_g(-2.5, 1), "-2");
+        assert_eq!(format_g(f64::NAN, 14), "nan");
+        assert_eq!(format_g(-f64::NAN, 14), "-nan");
+        assert_eq!(format_g(f64::NEG_INFINITY, 14), "-inf");
     }
 
     #[test]
