@@ -52,6 +52,8 @@ pub struct ShardSettings {
     pub limits: Limits,
     /// The keyspace event classes published (notify-keyspace-events; 0 = none).
     pub notify: u32,
+    /// busy-reply-threshold (lua-time-limit): how long a script runs before it is busy.
+    pub busy_threshold_ms: u64,
 }
 
 impl Default for ShardSettings {
@@ -61,6 +63,7 @@ impl Default for ShardSettings {
             lfu_policy: false,
             limits: Limits::default(),
             notify: 0,
+            busy_threshold_ms: 5000,
         }
     }
 }

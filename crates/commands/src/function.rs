@@ -7,7 +7,7 @@
 use crate::ctx::Ctx;
 use crate::registry::{Cross, Handler};
 use crate::script::{
-    execute, first_line, flush_mode_ok, new_engine, script_kill, to_resp, with_engine,
+    execute, first_line, flush_mode_ok, function_kill, new_engine, to_resp, with_engine,
 };
 use mlua::{Function, Lua, Table, Value as LuaValue};
 use shoal_data::glob;
@@ -29,7 +29,7 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
     ("function|list", Handler::Shard(list), Cross::Local),
     ("function|stats", Handler::Shard(stats), Cross::Local),
     // Nothing runs between commands, as for SCRIPT KILL.
-    ("function|kill", Handler::Shard(script_kill), Cross::Local),
+    ("function|kill", Handler::Shard(function_kill), Cross::Local),
 ];
 
 /// A registered function's metadata.

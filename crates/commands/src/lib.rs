@@ -6,6 +6,7 @@
 //! the table with a [`RuntimeCmd`] the runtime implements.
 
 pub mod bitmap;
+pub mod busy;
 pub mod ctx;
 pub mod function;
 pub mod generic;

@@ -129,6 +129,19 @@ pub(crate) fn new_engine() -> mlua::Result<Engine> {
     )?;
     crate::lualibs::install(&lua)?;
     lua.load(PRELUDE).set_name("=prelude").exec()?;
+    // The busy-script check: past busy-reply-threshold the shard says it is busy, and a kill
+    // request becomes the script's error (raised again every 100,000 instructions, so a pcall
+    // in the script cannot swallow it).
+    lua.set_hook(
+        mlua::HookTriggers::new().every_nth_instruction(100_000),
+        |_, _| match crate::busy::check() {
+            Ok(()) => Ok(mlua::VmState::Continue),
+            Err(msg) => {
+                LAST_CALL_ERROR.with(|l| *l.borrow_mut() = msg.as_bytes().to_vec());
+                Err(mlua::Error::RuntimeError(msg.to_string()))
+            }
+        },
+    );
     let redis: Table = g.raw_get("redis")?;
     let xpcall: Function = g.raw_get("xpcall")?;
     let handler: Function = g.raw_get("__shoal_err_handler")?;
@@ -344,6 +357,15 @@ pub(crate) fn execute(
     };
     g.raw_set("KEYS", kt)?;
     g.raw_set("ARGV", at)?;
+    crate::busy::start(ctx.settings.busy_threshold_ms, pass_args);
+    // Ends the busy state however the script ends.
+    struct Finish;
+    impl Drop for Finish {
+        fn drop(&mut self) {
+            crate::busy::finish();
+        }
+    }
+    let _finish = Finish;
     let cell = RefCell::new(ctx);
     let result = lua.scope(|scope| {
         // redis.call raises a failure (from Rust, so that the script's frame stays on the
@@ -564,7 +586,11 @@ fn redis_call(
                 rng: &mut *ctx.rng,
                 may_block: false,
             };
+            let dirty = inner.counters.dirty;
             f(&mut inner, args);
+            if inner.counters.dirty != dirty {
+                crate::busy::wrote();
+            }
         }
         Handler::Runtime(RuntimeCmd::Ping) => {
             let mut r = Reply::new(&mut out, Protocol::Resp2);
@@ -684,10 +710,20 @@ pub fn script_flush(ctx: &mut Ctx<'_>, args: Args<'_>) {
     ctx.reply.ok();
 }
 
-/// SCRIPT KILL: scripts are never left running between commands here.
+/// SCRIPT KILL: stops a script another core runs past busy-reply-threshold.
 pub fn script_kill(ctx: &mut Ctx<'_>, _args: Args<'_>) {
-    ctx.reply
-        .error("NOTBUSY No scripts in execution right now.");
+    match crate::busy::kill(true) {
+        Ok(()) => ctx.reply.ok(),
+        Err(e) => ctx.reply.error(e),
+    }
+}
+
+/// FUNCTION KILL: stops a function another core runs past busy-reply-threshold.
+pub fn function_kill(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    match crate::busy::kill(false) {
+        Ok(()) => ctx.reply.ok(),
+        Err(e) => ctx.reply.error(e),
+    }
 }
 
 /// SCRIPT HELP

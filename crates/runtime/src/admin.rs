@@ -218,6 +218,8 @@ fn run_inner(sh: &mut Shard, id: ConnId, r: RuntimeCmd, args: Args<'_>) -> Step 
             }
             tracing::info!("SHUTDOWN requested by client {}", c.client_id);
             c.closing = Some(Closing::Now);
+            // A script busy on another core stops, so that core can shut down too.
+            shoal_commands::busy::kill_all();
             sh.shared.request_shutdown();
         }
         R::Monitor => {

@@ -42,6 +42,8 @@ pub struct Config {
     pub list_compress_depth: i64,
     /// notify-keyspace-events, as flags (see shoal_data::events).
     pub notify_keyspace_events: u32,
+    /// busy-reply-threshold (lua-time-limit), milliseconds.
+    pub busy_reply_threshold: u64,
 }
 
 impl Default for Config {
@@ -68,6 +70,7 @@ impl Default for Config {
             limits: shoal_data::Limits::default(),
             list_compress_depth: 0,
             notify_keyspace_events: 0,
+            busy_reply_threshold: 5000,
         }
     }
 }
@@ -93,6 +96,7 @@ const MUTABLE: &[&str] = &[
     "list-max-listpack-size",
     "list-compress-depth",
     "notify-keyspace-events",
+    "busy-reply-threshold",
 ];
 
 /// Every setting name, in CONFIG GET order.
@@ -123,6 +127,7 @@ pub const NAMES: &[&str] = &[
     "list-max-listpack-size",
     "list-compress-depth",
     "notify-keyspace-events",
+    "busy-reply-threshold",
 ];
 
 /// Redis's older names for the encoding thresholds, accepted as aliases.
@@ -132,6 +137,7 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("zset-max-ziplist-entries", "zset-max-listpack-entries"),
     ("zset-max-ziplist-value", "zset-max-listpack-value"),
     ("list-max-ziplist-size", "list-max-listpack-size"),
+    ("lua-time-limit", "busy-reply-threshold"),
 ];
 
 /// The canonical name of a setting (resolving Redis's old aliases).
@@ -220,6 +226,15 @@ impl Config {
                     ));
                 }
                 self.list_compress_depth = n;
+            }
+            "busy-reply-threshold" => {
+                let n = int(value)?;
+                if !(0..=i64::MAX).contains(&n) {
+                    return Err(ConfigError(
+                        "argument must be between 0 and 9223372036854775807 inclusive".into(),
+                    ));
+                }
+                self.busy_reply_threshold = n as u64;
             }
             "notify-keyspace-events" => {
                 self.notify_keyspace_events = shoal_data::events::parse_flags(value.as_bytes())
@@ -328,6 +343,7 @@ impl Config {
             "notify-keyspace-events" => {
                 shoal_data::events::flags_string(self.notify_keyspace_events)
             }
+            "busy-reply-threshold" => self.busy_reply_threshold.to_string(),
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
             "shards" => self.shards.to_string(),

@@ -261,6 +261,17 @@ impl Shard {
             None => return Step::Done,
         };
         let silent = mode != ReplyMode::On;
+        if owner != self.id && !multi {
+            // A script past busy-reply-threshold holds that core: answer BUSY, as Redis does,
+            // rather than wait behind it.
+            if let Some(e) = shoal_commands::busy::busy_error(owner) {
+                if batch.is_some() {
+                    return Step::Retry;
+                }
+                self.reject(id, cmd, e);
+                return Step::Done;
+            }
+        }
         if multi || cmd.blocking {
             if batch.is_some() {
                 return Step::Retry;

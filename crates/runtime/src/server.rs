@@ -234,6 +234,7 @@ pub fn run(config: Config) -> io::Result<()> {
         port,
         run_id: random_run_id(),
     });
+    shoal_commands::busy::init(shards);
     let mut threads = vec![];
     for (i, ls) in listeners.into_iter().enumerate() {
         let shared = Arc::clone(&shared);
@@ -242,6 +243,7 @@ pub fn run(config: Config) -> io::Result<()> {
             .name(format!("shard-{i}"))
             .spawn(move || -> io::Result<()> {
                 pin_to_core(core);
+                shoal_commands::busy::register_thread(i);
                 let mut shard =
                     Shard::new(i, shared, ls).map_err(|e| ctx_err("io_uring setup", e))?;
                 shard.run();

@@ -159,6 +159,7 @@ impl Shard {
             lfu_policy: config.lfu(),
             limits: config.limits,
             notify: shoal_data::events::active(config.notify_keyspace_events),
+            busy_threshold_ms: config.busy_reply_threshold,
         };
         let mut keyspace = Keyspace::new(config.databases, first, count);
         keyspace.set_notify(settings.notify);
@@ -533,6 +534,7 @@ impl Shard {
             self.settings.proto_max_bulk_len = self.config.proto_max_bulk_len;
             self.settings.lfu_policy = self.config.lfu();
             self.settings.limits = self.config.limits;
+            self.settings.busy_threshold_ms = self.config.busy_reply_threshold;
             let notify = shoal_data::events::active(self.config.notify_keyspace_events);
             if notify != self.settings.notify {
                 self.settings.notify = notify;
