@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
 """Memory benchmark: the same data loaded into Shoal (one shard) and a real redis-server, and
-INFO memory's used_memory before and after, per data shape, printed as a markdown table.
+INFO memory's used_memory and the process's RSS before and after, per data shape, printed as a
+markdown table with bytes per key (per element for the single big collections).
 
     cargo build --release
     python3 benches/memory.py            # every shape
     python3 benches/memory.py --scale 0.1
 
-Shapes (each into a fresh server pair):
+Shapes (each into a fresh server pair; counts at scale 1):
+  strings-100   1M keys, 100-byte values
   strings       1M keys, 8-byte values
   list          one list of 1M 8-byte elements
   small-lists   100k lists of 10 elements
   hash          one hash of 1M fields
-  small-hashes  100k hashes of 10 fields (listpack)
+  small-hashes  1M hashes of 10 fields (listpack)
   set           one set of 1M strings
   intset        100k sets of 10 integers (intset)
   zset          one sorted set of 1M members
@@ -93,22 +95,38 @@ class Client:
 
 
 def shapes(scale):
+    """(name, keys or elements loaded, commands) per shape."""
     big = int(1_000_000 * scale)
     small = int(100_000 * scale)
     v = lambda i: b"v%07d" % (i % 10_000_000)
-    yield "strings", (("SET", b"key:%d" % i, v(i)) for i in range(big))
-    yield "list", (("RPUSH", "l", *[v(i) for i in range(b, b + 100)]) for b in range(0, big, 100))
-    yield "small-lists", (("RPUSH", b"l:%d" % k, *[v(i) for i in range(10)]) for k in range(small))
-    yield "hash", (("HSET", "h", *sum(([b"f%d" % i, v(i)] for i in range(b, b + 100)), []))
-                   for b in range(0, big, 100))
-    yield "small-hashes", (("HSET", b"h:%d" % k, *sum(([b"f%d" % i, v(i)] for i in range(10)), []))
-                           for k in range(small))
-    yield "set", (("SADD", "s", *[b"m%d" % i for i in range(b, b + 100)]) for b in range(0, big, 100))
-    yield "intset", (("SADD", b"s:%d" % k, *range(10)) for k in range(small))
-    yield "zset", (("ZADD", "z", *sum(([i, b"m%d" % i] for i in range(b, b + 100)), []))
-                   for b in range(0, big, 100))
-    yield "small-zsets", (("ZADD", b"z:%d" % k, *sum(([i, b"m%d" % i] for i in range(10)), []))
-                          for k in range(small))
+    v100 = lambda i: (b"%010d" % i) * 10
+    yield "strings-100", big, (("SET", b"key:%d" % i, v100(i)) for i in range(big))
+    yield "strings", big, (("SET", b"key:%d" % i, v(i)) for i in range(big))
+    yield "list", big, (("RPUSH", "l", *[v(i) for i in range(b, b + 100)])
+                        for b in range(0, big, 100))
+    yield "small-lists", small, (("RPUSH", b"l:%d" % k, *[v(i) for i in range(10)])
+                                 for k in range(small))
+    yield "hash", big, (("HSET", "h", *sum(([b"f%d" % i, v(i)] for i in range(b, b + 100)), []))
+                        for b in range(0, big, 100))
+    yield "small-hashes", big, (("HSET", b"h:%d" % k,
+                                 *sum(([b"f%d" % i, v(i)] for i in range(10)), []))
+                                for k in range(big))
+    yield "set", big, (("SADD", "s", *[b"m%d" % i for i in range(b, b + 100)])
+                       for b in range(0, big, 100))
+    yield "intset", small, (("SADD", b"s:%d" % k, *range(10)) for k in range(small))
+    yield "zset", big, (("ZADD", "z", *sum(([i, b"m%d" % i] for i in range(b, b + 100)), []))
+                        for b in range(0, big, 100))
+    yield "small-zsets", small, (("ZADD", b"z:%d" % k,
+                                  *sum(([i, b"m%d" % i] for i in range(10)), []))
+                                 for k in range(small))
+
+
+def rss(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise RuntimeError("no VmRSS")
 
 
 def start(kind, port, workdir):
@@ -133,28 +151,34 @@ def start(kind, port, workdir):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--shapes", default="", help="comma-separated subset of the shapes")
     args = ap.parse_args()
+    wanted = set(filter(None, args.shapes.split(",")))
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for name, _ in shapes(args.scale):
+        for name, n, _ in shapes(args.scale):
+            if wanted and name not in wanted:
+                continue
             result = {}
             for kind in ("redis", "shoal"):
-                cmds = dict(shapes(args.scale))[name]
+                cmds = next(c for (x, _, c) in shapes(args.scale) if x == name)
                 p, c = start(kind, free_port(), tmp)
                 try:
-                    before = c.used_memory()
+                    before, rss_before = c.used_memory(), rss(p.pid)
                     c.pipeline(cmds)
-                    result[kind] = c.used_memory() - before
+                    result[kind] = (c.used_memory() - before, rss(p.pid) - rss_before)
                 finally:
                     p.kill()
                     p.wait()
-            rows.append((name, result["redis"], result["shoal"]))
-            print(f"  {name}: redis {result['redis']:,} shoal {result['shoal']:,}", flush=True)
+            rows.append((name, n, result["redis"], result["shoal"]))
+            print(f"  {name}: redis {result['redis']} shoal {result['shoal']}", flush=True)
     print()
-    print("| shape | Redis used_memory | Shoal used_memory | Shoal÷Redis |")
-    print("|---|---:|---:|---:|")
-    for name, r, s in rows:
-        print(f"| {name} | {r:,} | {s:,} | {s / r:.2f} |")
+    print("| shape | count | Redis used/key | Shoal used/key | used Shoal÷Redis "
+          "| Redis RSS/key | Shoal RSS/key | RSS Shoal÷Redis |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, n, (ru, rr), (su, sr) in rows:
+        print(f"| {name} | {n:,} | {ru / n:.1f} | {su / n:.1f} | {su / ru:.2f} "
+              f"| {rr / n:.1f} | {sr / n:.1f} | {sr / rr:.2f} |")
 
 
 if __name__ == "__main__":
