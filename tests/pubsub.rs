@@ -1334,3 +1334,93 @@ fn pubsub_argument_errors() {
         expect(&s, &mut c, &["UNSUBSCRIBE"], &conf("unsubscribe", "ch1", 0));
     }
 }
+
+/// CONFIG GET client-output-buffer-limit's reply for `v`.
+fn limits_reply(v: &str) -> Vec<u8> {
+    format!(
+        "*2\r\n$26\r\nclient-output-buffer-limit\r\n${}\r\n{v}\r\n",
+        v.len()
+    )
+    .into_bytes()
+}
+
+/// client-output-buffer-limit: CONFIG GET and SET (the classes, units, and errors) as Redis
+/// answers them, and a subscriber that does not read is disconnected once its unsent output
+/// passes the pubsub hard limit, while other clients carry on.
+#[test]
+fn client_output_buffer_limit_pubsub() {
+    for s in servers() {
+        let mut c = s.conn();
+        let get = ["CONFIG", "GET", "client-output-buffer-limit"];
+        for (set, want) in [
+            ("pubsub 1mb 256kb 10", "+OK\r\n"),
+            ("pubsub 1mb", "-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Wrong number of arguments in buffer limit configuration.\r\n"),
+            ("foo 1 2 3", "-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Invalid client class specified in buffer limit configuration.\r\n"),
+            ("pubsub 1 2 x", "-ERR CONFIG SET failed (possibly related to argument 'client-output-buffer-limit') - Error in hard, soft or soft_seconds setting in buffer limit configuration.\r\n"),
+            ("normal 0 0 0 replica 268435456 67108864 60 pubsub 33554432 8388608 60", "+OK\r\n"),
+        ] {
+            expect(&s, &mut c, &["CONFIG", "SET", "client-output-buffer-limit", set], want.as_bytes());
+            if set == "pubsub 1mb 256kb 10" {
+                expect(&s, &mut c, &get, &limits_reply("normal 0 0 0 slave 268435456 67108864 60 pubsub 1048576 262144 10"));
+            }
+        }
+        expect(
+            &s,
+            &mut c,
+            &get,
+            &limits_reply("normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"),
+        );
+
+        expect(
+            &s,
+            &mut c,
+            &[
+                "CONFIG",
+                "SET",
+                "client-output-buffer-limit",
+                "pubsub 256kb 0 0",
+            ],
+            b"+OK\r\n",
+        );
+        let mut slow = s.conn();
+        slow.send_cmd(&["SUBSCRIBE", "flood"]);
+        assert_eq!(slow.reply(), conf("subscribe", "flood", 1), "{}", s.label());
+        // Far more than the kernel's socket buffers can absorb: the rest stays unsent.
+        let payload = "x".repeat(64 * 1024);
+        let mut delivered_to_zero = false;
+        for _ in 0..400 {
+            let r = c.cmd(&["PUBLISH", "flood", &payload]);
+            if r == b":0\r\n" {
+                delivered_to_zero = true;
+                break;
+            }
+            assert_eq!(r, b":1\r\n", "{}: PUBLISH", s.label());
+        }
+        assert!(
+            delivered_to_zero,
+            "{}: the slow subscriber was never dropped",
+            s.label()
+        );
+        expect(
+            &s,
+            &mut c,
+            &["PUBSUB", "NUMSUB", "flood"],
+            b"*2\r\n$5\r\nflood\r\n:0\r\n",
+        );
+        // The subscriber's connection was closed: reading drains what was sent, then ends.
+        slow.set_reply_timeout(Duration::from_secs(10));
+        let mut closed = false;
+        for _ in 0..10_000 {
+            if slow.read_reply().is_err() {
+                closed = true;
+                break;
+            }
+        }
+        assert!(
+            closed,
+            "{}: the slow subscriber's connection stays open",
+            s.label()
+        );
+        expect(&s, &mut c, &["PING"], b"+PONG\r\n");
+    }
+}

@@ -44,6 +44,71 @@ pub struct Config {
     pub notify_keyspace_events: u32,
     /// busy-reply-threshold (lua-time-limit), milliseconds.
     pub busy_reply_threshold: u64,
+    /// client-output-buffer-limit for normal, replica and pubsub clients.
+    pub output_limits: [OutputLimit; 3],
+}
+
+/// One class of client-output-buffer-limit: a client whose unsent output passes `hard` bytes,
+/// or stays above `soft` bytes for `soft_secs` seconds, is disconnected (0 = no limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimit {
+    pub hard: u64,
+    pub soft: u64,
+    pub soft_secs: u64,
+}
+
+/// The classes of client-output-buffer-limit, in CONFIG GET order.
+const OUTPUT_CLASSES: [&str; 3] = ["normal", "slave", "pubsub"];
+/// Index of the pubsub class in `Config::output_limits`.
+pub const PUBSUB_CLASS: usize = 2;
+
+impl Config {
+    /// Parses `class hard soft seconds [class hard soft seconds ...]` and applies it to the
+    /// classes named (all or none, as Redis).
+    fn set_output_limits(&mut self, value: &str) -> Result<(), ConfigError> {
+        let words: Vec<&str> = value.split_whitespace().collect();
+        if words.len() % 4 != 0 {
+            return Err(ConfigError(
+                "Wrong number of arguments in buffer limit configuration.".into(),
+            ));
+        }
+        let mut limits = self.output_limits;
+        for w in words.chunks(4) {
+            let class = match w[0].to_ascii_lowercase().as_str() {
+                "normal" => 0,
+                "slave" | "replica" => 1,
+                "pubsub" => PUBSUB_CLASS,
+                _ => {
+                    return Err(ConfigError(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    ))
+                }
+            };
+            let bad = || {
+                ConfigError(
+                    "Error in hard, soft or soft_seconds setting in buffer limit configuration."
+                        .into(),
+                )
+            };
+            limits[class] = OutputLimit {
+                hard: parse_memory(w[1]).ok_or_else(bad)?,
+                soft: parse_memory(w[2]).ok_or_else(bad)?,
+                soft_secs: w[3].parse().map_err(|_| bad())?,
+            };
+        }
+        self.output_limits = limits;
+        Ok(())
+    }
+
+    /// client-output-buffer-limit as CONFIG GET shows it.
+    fn output_limits_string(&self) -> String {
+        OUTPUT_CLASSES
+            .iter()
+            .zip(self.output_limits)
+            .map(|(c, l)| format!("{c} {} {} {}", l.hard, l.soft, l.soft_secs))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
 }
 
 impl Default for Config {
@@ -71,6 +136,23 @@ impl Default for Config {
             list_compress_depth: 0,
             notify_keyspace_events: 0,
             busy_reply_threshold: 5000,
+            output_limits: [
+                OutputLimit {
+                    hard: 0,
+                    soft: 0,
+                    soft_secs: 0,
+                },
+                OutputLimit {
+                    hard: 256 << 20,
+                    soft: 64 << 20,
+                    soft_secs: 60,
+                },
+                OutputLimit {
+                    hard: 32 << 20,
+                    soft: 8 << 20,
+                    soft_secs: 60,
+                },
+            ],
         }
     }
 }
@@ -97,6 +179,7 @@ const MUTABLE: &[&str] = &[
     "list-compress-depth",
     "notify-keyspace-events",
     "busy-reply-threshold",
+    "client-output-buffer-limit",
 ];
 
 /// Every setting name, in CONFIG GET order.
@@ -128,6 +211,7 @@ pub const NAMES: &[&str] = &[
     "list-compress-depth",
     "notify-keyspace-events",
     "busy-reply-threshold",
+    "client-output-buffer-limit",
 ];
 
 /// Redis's older names for the encoding thresholds, accepted as aliases.
@@ -227,6 +311,7 @@ impl Config {
                 }
                 self.list_compress_depth = n;
             }
+            "client-output-buffer-limit" => self.set_output_limits(value)?,
             "busy-reply-threshold" => {
                 let n = int(value)?;
                 if !(0..=i64::MAX).contains(&n) {
@@ -344,6 +429,7 @@ impl Config {
                 shoal_data::events::flags_string(self.notify_keyspace_events)
             }
             "busy-reply-threshold" => self.busy_reply_threshold.to_string(),
+            "client-output-buffer-limit" => self.output_limits_string(),
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
             "shards" => self.shards.to_string(),

@@ -70,6 +70,9 @@ pub struct Conn {
     pub recv_inflight: bool,
     pub queued_flush: bool,
     pub resume_after_send: bool,
+    /// When (unix ms) its unsent output went above the soft client-output-buffer-limit; 0
+    /// while below.
+    pub soft_over_since: i64,
     pub pending: Option<Pending>,
     pub closing: Option<Closing>,
     pub db: usize,
@@ -114,6 +117,7 @@ impl Conn {
             recv_inflight: false,
             queued_flush: false,
             resume_after_send: false,
+            soft_over_since: 0,
             pending: None,
             closing: None,
             db: 0,

@@ -6,8 +6,8 @@
 //! sum of their counts once every shard has delivered. A publisher's next command waits for
 //! that, and messages between two shards keep their order, so every subscriber sees one
 //! publisher's messages in the order they were published. A subscriber whose unsent output
-//! passes the pubsub output limit is disconnected, as Redis's client-output-buffer-limit
-//! pubsub does.
+//! passes client-output-buffer-limit's pubsub hard limit, or stays above its soft limit for its
+//! seconds, is disconnected, as in Redis.
 
 use crate::admin::all_shards;
 use crate::conn::{Closing, Step};
@@ -121,10 +121,6 @@ impl PubSub {
     }
 }
 
-/// Output a subscriber may leave unsent before it is disconnected (Redis's default hard limit
-/// for pubsub clients).
-const PUBSUB_OUTPUT_LIMIT: usize = 32 << 20;
-
 const SUBSCRIBE_MODE: &str =
     "only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
 
@@ -236,12 +232,15 @@ impl Shard {
                 }
             }
         }
-        let n = targets.len();
+        let mut n = 0;
+        let limit = self.config.output_limits[crate::config::PUBSUB_CLASS];
+        let now_ms = self.now_ms;
         for (id, pat) in targets {
             let Some(c) = self.conn_mut(id) else { continue };
             if c.closing.is_some() {
                 continue;
             }
+            n += 1;
             let mut r = c.reply();
             match &pat {
                 Some(p) => {
@@ -260,10 +259,21 @@ impl Shard {
             }
             r.bulk(channel);
             r.bulk(msg);
-            if c.out.len() + (c.sending.len() - c.send_off) > PUBSUB_OUTPUT_LIMIT {
+            let unsent = (c.out.len() + c.sending.len() - c.send_off) as u64;
+            let over_hard = limit.hard > 0 && unsent > limit.hard;
+            let over_soft = limit.soft > 0 && unsent > limit.soft;
+            if !over_soft {
+                c.soft_over_since = 0;
+            } else if c.soft_over_since == 0 {
+                c.soft_over_since = now_ms;
+            }
+            let soft_expired = over_soft
+                && now_ms.saturating_sub(c.soft_over_since) >= (limit.soft_secs as i64) * 1000;
+            if over_hard || soft_expired {
                 tracing::warn!(
                     client = c.client_id,
-                    "closing subscriber past the pubsub output limit"
+                    unsent,
+                    "closing subscriber past client-output-buffer-limit pubsub"
                 );
                 c.out.clear();
                 c.closing = Some(Closing::Now);

@@ -497,6 +497,12 @@ impl Shard {
             return;
         }
         if c.send_inflight {
+            if c.closing == Some(crate::conn::Closing::Now) {
+                // A send the peer is not reading would wait forever: shutting the socket down
+                // ends it, and its completion frees the connection.
+                // SAFETY: shutting down our own socket.
+                unsafe { libc::shutdown(c.fd, libc::SHUT_RDWR) };
+            }
             return;
         }
         if c.recv_inflight {
