@@ -8,10 +8,8 @@
 //! - RENAME / RENAMENX / MULTI{COPY REPLACE, DEL} around a ring of 8 keys: exactly one ring key
 //!   exists at every moment and it holds the token (and its TTL).
 //! - SMOVE of 200 members between 6 sets: every member is in exactly one set.
-//! - LMOVE / RPOPLPUSH between 6 lists: no element is lost or duplicated. The same with BLMOVE
-//!   among them (and few elements, so that clients block) is `#[ignore]`d: Shoal loses the
-//!   wake-up of a blocking command in a race (see `blmove_among_list_moves_is_served_or_times_out`);
-//!   `cargo test --release --test races -- --ignored` runs it.
+//! - LMOVE / RPOPLPUSH between 6 lists: no element is lost or duplicated, also with BLMOVE
+//!   among them (and few elements, so that clients block and are served or time out).
 //! - MSET / MSETNX / DEL of 8 keys against MGET: no read sees half a write, and no reader sees
 //!   a writer's values go back.
 //!
@@ -788,18 +786,10 @@ fn list_moves_lose_and_duplicate_nothing() {
 }
 
 /// The same with BLMOVE (10 ms timeout) among the moves: a blocked client is served or times
-/// out, and elements are still neither lost nor duplicated.
-///
-/// Ignored until Shoal's lost wake-up is fixed: a blocking command registers its waiters on
-/// the key's shard and releases its locks there in the same step (`exec_and_release`), and
-/// `unlock` at once runs the commands that waited for the lock; one of them can push to the
-/// key and serve or wake the waiter (`serve_key`), and that wake reaches the client's home
-/// before the step's StepDone, while the connection is still in its fan-out: `take_blocked`
-/// finds no blocked client and drops the wake (or the served reply, after the element has
-/// moved), then `block_conn` blocks the client with its token already claimed, so neither a
-/// push nor its timeout ever ends the wait and the client's pipeline stops for good.
+/// out, and elements are still neither lost nor duplicated. (This found a lost wake-up: a push
+/// that waited for the blocking command's locks could serve or wake its waiter before the
+/// client's home had marked it blocked; the home now keeps such an early wake-up.)
 #[test]
-#[ignore = "Shoal loses the wake-up of a BLMOVE that blocks while a push waits on its lock"]
 fn blmove_among_list_moves_is_served_or_times_out() {
     list_race("blmove", true);
 }

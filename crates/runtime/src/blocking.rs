@@ -53,6 +53,16 @@ pub struct Serve {
     pub want: shoal_data::ValueType,
 }
 
+/// A wake-up that reached a client's home before the client finished blocking: the key's
+/// shard claimed the waiter between registering it (under the command's locks) and the home
+/// marking the connection blocked. `block_conn` acts on it.
+pub enum EarlyWake {
+    /// The key's shard served the command: its reply.
+    Served(Vec<u8>),
+    /// A key became ready: run the command again.
+    Wake,
+}
+
 /// The keys a shard's clients are blocked on, per (database, key), oldest first.
 pub type Waiters = hashbrown::HashMap<(usize, Vec<u8>), VecDeque<Waiter>>;
 
@@ -199,11 +209,21 @@ impl Shard {
     /// disconnects while its reply is on the way.)
     pub fn finish_served(&mut self, id: ConnId, out: Vec<u8>) {
         let Some(b) = self.take_blocked(id) else {
+            self.keep_early(id, EarlyWake::Served(out));
             return;
         };
         self.unregister(b.regs);
         self.reply_with(id, |r| r.raw(&out));
         self.resume(id);
+    }
+
+    /// A wake-up for a client that is not blocked yet (see [`EarlyWake`]).
+    fn keep_early(&mut self, id: ConnId, wake: EarlyWake) {
+        if let Some(c) = self.conn_mut(id) {
+            if !matches!(c.pending, Some(Pending::Blocked(_))) {
+                c.early_wake = Some(wake);
+            }
+        }
     }
 
     /// Starts waiting: the command found nothing and its waiters are registered.
@@ -215,6 +235,19 @@ impl Shard {
             self.unregister(b.regs);
             return;
         };
+        // A key's shard may have claimed the wait already, and its message may be here.
+        if let Some(early) = c.early_wake.take() {
+            self.unregister(b.regs);
+            match early {
+                EarlyWake::Served(out) => {
+                    self.reply_with(id, |r| r.raw(&out));
+                    self.resume(id);
+                }
+                EarlyWake::Wake => crate::txn::rerun_blocked(self, id, b.args),
+            }
+            return;
+        }
+        let Some(c) = self.conn_mut(id) else { return };
         c.pending = Some(Pending::Blocked(Box::new(b)));
         self.blocked_clients += 1;
         crate::shard::bump(&self.shared.stats[self.id].blocked_clients, 1);
@@ -322,6 +355,7 @@ impl Shard {
     /// command again.
     pub fn wake_blocked(&mut self, id: ConnId) {
         let Some(b) = self.take_blocked(id) else {
+            self.keep_early(id, EarlyWake::Wake);
             return;
         };
         self.unregister(b.regs);

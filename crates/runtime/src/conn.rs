@@ -73,6 +73,8 @@ pub struct Conn {
     /// When (unix ms) its unsent output went above the soft client-output-buffer-limit; 0
     /// while below.
     pub soft_over_since: i64,
+    /// A wake-up that arrived while the connection was still blocking.
+    pub early_wake: Option<crate::blocking::EarlyWake>,
     pub pending: Option<Pending>,
     pub closing: Option<Closing>,
     pub db: usize,
@@ -118,6 +120,7 @@ impl Conn {
             queued_flush: false,
             resume_after_send: false,
             soft_over_since: 0,
+            early_wake: None,
             pending: None,
             closing: None,
             db: 0,
