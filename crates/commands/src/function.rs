@@ -1,4 +1,4 @@
-//! FUNCTION LOAD / DELETE / FLUSH / LIST / STATS and FCALL / FCALL_RO.
+//! FUNCTION LOAD / DELETE / FLUSH / LIST / STATS / DUMP / RESTORE and FCALL / FCALL_RO.
 //!
 //! Libraries are kept once per process (their code and what they registered); each shard
 //! thread loads them into its own Lua state when the set changes, and FCALL runs a function as
@@ -12,6 +12,8 @@ use crate::script::{
 use mlua::{Function, Lua, Table, Value as LuaValue};
 use shoal_data::glob;
 use shoal_data::numeric::parse_i64;
+use shoal_data::rdb;
+use shoal_protocol::request::sds_split_args;
 use shoal_protocol::Args;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -24,6 +26,9 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
     ("fcall", Handler::Shard(fcall), Cross::Gather),
     ("fcall_ro", Handler::Shard(fcall_ro), Cross::Gather),
     ("function|load", Handler::Shard(load), Cross::Local),
+    ("function|dump", Handler::Shard(dump), Cross::Local),
+    ("function|restore", Handler::Shard(restore), Cross::Local),
+    ("function|help", Handler::Shard(help), Cross::Local),
     ("function|delete", Handler::Shard(delete), Cross::Local),
     ("function|flush", Handler::Shard(flush), Cross::Local),
     ("function|list", Handler::Shard(list), Cross::Local),
@@ -63,6 +68,125 @@ static LIB_GENERATION: AtomicU64 = AtomicU64::new(0);
 /// What `redis.register_function` collected while a library's code ran.
 type Registered = Rc<RefCell<Vec<(FnMeta, Function)>>>;
 
+/// Redis's text for a library or function name that is not letters, digits and underscores.
+const INVALID_NAME: &str = "Library names can only contain letters, numbers, or underscores(_) and must be at least one character long";
+
+/// Redis's `functionsVerifyName`.
+fn valid_name(name: &[u8]) -> bool {
+    !name.is_empty() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_')
+}
+
+/// The flags a function may declare, in the order FUNCTION LIST shows them.
+const FLAG_NAMES: [&str; 5] = [
+    "no-writes",
+    "allow-oom",
+    "allow-stale",
+    "no-cluster",
+    "allow-cross-slot-keys",
+];
+
+/// Lua's `lua_isstring` then `lua_tolstring`: a string, or a number as Lua prints it.
+fn lua_text(lua: &Lua, v: &LuaValue) -> Option<String> {
+    match v {
+        LuaValue::String(_) | LuaValue::Integer(_) | LuaValue::Number(_) => lua
+            .coerce_string(v.clone())
+            .ok()
+            .flatten()
+            .map(|s| String::from_utf8_lossy(&s.as_bytes()).into_owned()),
+        _ => None,
+    }
+}
+
+/// Redis's `luaRegisterFunctionReadPositionalArgs`.
+fn read_positional_args(
+    lua: &Lua,
+    name: &LuaValue,
+    cb: &LuaValue,
+) -> Result<(FnMeta, Function), &'static str> {
+    let Some(name) = lua_text(lua, name) else {
+        return Err("first argument to redis.register_function must be a string");
+    };
+    let LuaValue::Function(cb) = cb else {
+        return Err("second argument to redis.register_function must be a function");
+    };
+    let meta = FnMeta {
+        name,
+        flags: vec![],
+        description: None,
+    };
+    Ok((meta, cb.clone()))
+}
+
+/// Redis's `luaRegisterFunctionReadNamedArgs`: a table of function_name, callback, and
+/// optionally description and flags (keys in any case).
+fn read_named_args(lua: &Lua, t: &LuaValue) -> Result<(FnMeta, Function), &'static str> {
+    let LuaValue::Table(t) = t else {
+        return Err("calling redis.register_function with a single argument is only applicable to Lua table (representing named arguments).");
+    };
+    let (mut name, mut cb, mut description, mut flags) = (None, None, None, vec![]);
+    for pair in t.clone().pairs::<LuaValue, LuaValue>() {
+        let Ok((k, v)) = pair else {
+            return Err("named argument key given to redis.register_function is not a string");
+        };
+        let Some(key) = lua_text(lua, &k) else {
+            return Err("named argument key given to redis.register_function is not a string");
+        };
+        if key.eq_ignore_ascii_case("function_name") {
+            name = Some(lua_text(lua, &v).ok_or(
+                "function_name argument given to redis.register_function must be a string",
+            )?);
+        } else if key.eq_ignore_ascii_case("description") {
+            description =
+                Some(lua_text(lua, &v).ok_or(
+                    "description argument given to redis.register_function must be a string",
+                )?);
+        } else if key.eq_ignore_ascii_case("callback") {
+            let LuaValue::Function(f) = v else {
+                return Err(
+                    "callback argument given to redis.register_function must be a function",
+                );
+            };
+            cb = Some(f);
+        } else if key.eq_ignore_ascii_case("flags") {
+            let LuaValue::Table(ft) = v else {
+                return Err("flags argument to redis.register_function must be a table representing function flags");
+            };
+            let mut mask = [false; FLAG_NAMES.len()];
+            // Redis reads ft[1], ft[2]... up to the first nil.
+            for i in 1.. {
+                let f: LuaValue = ft.raw_get(i).map_err(|_| "unknown flag given")?;
+                if f == LuaValue::Nil {
+                    break;
+                }
+                let f = lua_text(lua, &f).ok_or("unknown flag given")?;
+                let at = FLAG_NAMES
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(&f))
+                    .ok_or("unknown flag given")?;
+                mask[at] = true;
+            }
+            flags = FLAG_NAMES
+                .iter()
+                .zip(mask)
+                .filter(|(_, on)| *on)
+                .map(|(n, _)| n.to_string())
+                .collect();
+        } else {
+            return Err("unknown argument given to redis.register_function");
+        }
+    }
+    let name = name.ok_or("redis.register_function must get a function name argument")?;
+    let cb = cb.ok_or("redis.register_function must get a callback argument")?;
+    Ok((
+        FnMeta {
+            name,
+            flags,
+            description,
+        },
+        cb,
+    ))
+}
+
 /// Runs a library's code in `lua` with `redis.register_function` available; returns what it
 /// registered, or Redis's error text.
 fn run_library(lua: &Lua, redis: &Table, code: &[u8]) -> Result<Vec<(FnMeta, Function)>, String> {
@@ -73,41 +197,26 @@ fn run_library(lua: &Lua, redis: &Table, code: &[u8]) -> Result<Vec<(FnMeta, Fun
     let got: Registered = Rc::default();
     let sink = got.clone();
     let register = lua
-        .create_function(move |_, v: mlua::MultiValue| {
-            let mut it = v.into_iter();
-            let (name, cb, flags, description) = match (it.next(), it.next()) {
-                (Some(LuaValue::String(n)), Some(LuaValue::Function(f))) => {
-                    (n.to_string_lossy(), f, vec![], None)
-                }
-                (Some(LuaValue::Table(t)), None) => {
-                    let name: String = t.get("function_name").map_err(|_| {
-                        mlua::Error::RuntimeError("function_name argument given to redis.register_function must be a string".into())
-                    })?;
-                    let cb: Function = t.get("callback").map_err(|_| {
-                        mlua::Error::RuntimeError("callback argument given to redis.register_function must be a function".into())
-                    })?;
-                    let flags: Vec<String> = t
-                        .get::<Option<Vec<String>>>("flags")
-                        .ok()
-                        .flatten()
-                        .unwrap_or_default();
-                    let description: Option<String> = t.get("description").ok().flatten();
-                    (name, cb, flags, description)
-                }
-                _ => {
-                    return Err(mlua::Error::RuntimeError(
-                        "wrong number of arguments to redis.register_function".into(),
-                    ))
-                }
-            };
-            sink.borrow_mut().push((
-                FnMeta {
-                    name,
-                    flags,
-                    description,
-                },
-                cb,
-            ));
+        .create_function(move |lua, v: mlua::MultiValue| {
+            let args: Vec<LuaValue> = v.into_iter().collect();
+            let reg = match args.as_slice() {
+                [one] => read_named_args(lua, one),
+                [name, cb] => read_positional_args(lua, name, cb),
+                _ => Err("wrong number of arguments to redis.register_function"),
+            }
+            .map_err(|e| mlua::Error::RuntimeError(e.into()))?;
+            let (meta, cb) = reg;
+            let mut sink = sink.borrow_mut();
+            // Redis's functionLibCreateFunction (its message says "Library" for both names).
+            if !valid_name(meta.name.as_bytes()) {
+                return Err(mlua::Error::RuntimeError(INVALID_NAME.into()));
+            }
+            if sink.iter().any(|(m, _)| m.name == meta.name) {
+                return Err(mlua::Error::RuntimeError(
+                    "Function already exists in the library".into(),
+                ));
+            }
+            sink.push((meta, cb));
             Ok(())
         })
         .map_err(|e| e.to_string())?;
@@ -127,12 +236,14 @@ fn run_library(lua: &Lua, redis: &Table, code: &[u8]) -> Result<Vec<(FnMeta, Fun
         .load(body)
         .set_name("@user_function")
         .exec()
-        .map_err(|e| {
-            let msg = match &e {
-                mlua::Error::SyntaxError { message, .. } => message.clone(),
-                other => other.to_string(),
-            };
-            format!("ERR Error registering functions: ERR {}", first_line(&msg))
+        .map_err(|e| match &e {
+            mlua::Error::SyntaxError { message, .. } => {
+                format!("ERR Error compiling function: {}", first_line(message))
+            }
+            other => format!(
+                "ERR Error registering functions: ERR {}",
+                first_line(&other.to_string())
+            ),
         });
     let _ = redis.raw_set("register_function", LuaValue::Nil);
     redis.set_metatable(None);
@@ -141,93 +252,306 @@ fn run_library(lua: &Lua, redis: &Table, code: &[u8]) -> Result<Vec<(FnMeta, Fun
     Ok(v)
 }
 
-/// FUNCTION LOAD [REPLACE] code
-pub fn load(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    let (replace, code) = match args.len() {
-        3 => (false, args.get(2)),
-        4 if args.get(2).eq_ignore_ascii_case(b"replace") => (true, args.get(3)),
-        4 => {
-            return ctx.reply.error(&format!(
-                "ERR Unknown option given: {}",
-                String::from_utf8_lossy(args.get(2))
-            ))
-        }
-        _ => {
-            return ctx
-                .reply
-                .error("ERR wrong number of arguments for 'function|load' command")
-        }
-    };
-    let first = code.split(|&c| c == b'\n').next().unwrap_or_default();
-    let Some(meta) = first.strip_prefix(b"#!") else {
-        return ctx.reply.error("ERR Missing library metadata");
-    };
-    let meta = String::from_utf8_lossy(meta).into_owned();
-    let mut parts = meta.split(' ').filter(|p| !p.is_empty());
-    let engine = parts.next().unwrap_or("");
-    if !engine.eq_ignore_ascii_case("lua") {
-        return ctx.reply.error(&format!("ERR Engine '{engine}' not found"));
+/// Redis's `functionExtractLibMetaData` and the checks after it: the library's name from its
+/// `#!<engine> name=<name>` line, or Redis's error.
+fn library_name(code: &[u8]) -> Result<String, Vec<u8>> {
+    if !code.starts_with(b"#!") {
+        return Err("ERR Missing library metadata".into());
     }
-    let mut name = None;
-    for p in parts {
-        match p.strip_prefix("name=") {
-            Some(n) => name = Some(n.to_string()),
-            None => {
-                return ctx
-                    .reply
-                    .error(&format!("ERR Invalid metadata value given: {p}"))
+    // The code is a C string to Redis: the line ends at the first newline, before any NUL.
+    let Some(end) = code.iter().position(|&c| c == b'\n' || c == 0) else {
+        return Err("ERR Invalid library metadata".into());
+    };
+    if code[end] == 0 {
+        return Err("ERR Invalid library metadata".into());
+    }
+    let parts = match sds_split_args(&code[..end]) {
+        Some(p) if !p.is_empty() => p,
+        _ => return Err("ERR Invalid library metadata".into()),
+    };
+    let engine = parts[0].get(2..).unwrap_or_default();
+    let mut name: Option<&[u8]> = None;
+    for part in &parts[1..] {
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
+            if name.is_some() {
+                return Err(
+                    "ERR Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
+            name = Some(&part[5..]);
+            continue;
         }
+        let mut e = b"ERR Invalid metadata value given: ".to_vec();
+        e.extend_from_slice(c_str(part));
+        return Err(e);
     }
     let Some(name) = name else {
-        return ctx.reply.error("ERR Library name was not given");
+        return Err("ERR Library name was not given".into());
     };
-    // Run the code in a fresh state to learn what it registers.
-    let fresh = match new_engine() {
-        Ok(e) => e,
-        Err(e) => return ctx.reply.error(&format!("ERR {e}")),
-    };
-    let registered = match run_library(&fresh.lua, &fresh.redis, code) {
-        Ok(r) => r,
-        Err(msg) => return ctx.reply.error(&msg),
-    };
-    if registered.is_empty() {
-        return ctx.reply.error("ERR No functions registered");
+    if name.is_empty() || !name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_') {
+        return Err("ERR Library names can only contain letters, numbers, or underscores(_) and must be at least one character long".into());
     }
-    let Ok(mut libs) = libraries().write() else {
-        return ctx.reply.error("ERR function libraries unavailable");
+    if !engine.eq_ignore_ascii_case(b"lua") {
+        let mut e = b"ERR Engine '".to_vec();
+        e.extend_from_slice(engine);
+        e.extend_from_slice(b"' not found");
+        return Err(e);
+    }
+    Ok(String::from_utf8_lossy(name).into_owned())
+}
+
+/// The bytes of `s` up to its first NUL, as C's `%s` prints them.
+fn c_str(s: &[u8]) -> &[u8] {
+    s.split(|&c| c == 0).next().unwrap_or_default()
+}
+
+/// Runs a library's code in a fresh Lua state: what it registers, or Redis's error.
+fn compile(code: &[u8]) -> Result<Vec<FnMeta>, Vec<u8>> {
+    let fresh = new_engine().map_err(|e| format!("ERR {e}").into_bytes())?;
+    let registered = run_library(&fresh.lua, &fresh.redis, code)?;
+    if registered.is_empty() {
+        return Err("ERR No functions registered".into());
+    }
+    Ok(registered.into_iter().map(|(m, _)| m).collect())
+}
+
+impl Libraries {
+    fn unlink(&mut self, name: &str) -> Option<Library> {
+        let lib = self.libs.remove(name)?;
+        for f in &lib.functions {
+            if self.owner.get(&f.name).is_some_and(|o| o == name) {
+                self.owner.remove(&f.name);
+            }
+        }
+        Some(lib)
+    }
+
+    fn link(&mut self, name: String, lib: Library) {
+        for f in &lib.functions {
+            self.owner.insert(f.name.clone(), name.clone());
+        }
+        self.libs.insert(name, lib);
+    }
+
+    /// The end of Redis's `functionsCreateWithLibraryCtx`: adds a compiled library, replacing
+    /// one of the same name only when `replace`; nothing changes on an error.
+    fn add(
+        &mut self,
+        name: &str,
+        code: &[u8],
+        functions: Vec<FnMeta>,
+        replace: bool,
+    ) -> Result<(), Vec<u8>> {
+        if self.libs.contains_key(name) && !replace {
+            return Err(format!("ERR Library '{name}' already exists").into());
+        }
+        for f in &functions {
+            if matches!(self.owner.get(&f.name), Some(o) if o != name) {
+                return Err(format!("ERR Function {} already exists", f.name).into());
+            }
+        }
+        self.unlink(name);
+        self.link(
+            name.to_string(),
+            Library {
+                code: code.into(),
+                functions,
+            },
+        );
+        Ok(())
+    }
+}
+
+/// FUNCTION LOAD [REPLACE] code
+pub fn load(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    let mut replace = false;
+    for i in 2..args.len().saturating_sub(1) {
+        let a = args.get(i);
+        if !a.eq_ignore_ascii_case(b"replace") {
+            return ctx.reply.error(&format!(
+                "ERR Unknown option given: {}",
+                String::from_utf8_lossy(c_str(a))
+            ));
+        }
+        replace = true;
+    }
+    let code = args.get(args.len() - 1);
+    let name = match library_name(code) {
+        Ok(n) => n,
+        Err(e) => return ctx.reply.error_bytes(&e),
     };
-    if libs.libs.contains_key(&name) && !replace {
+    // As Redis, an existing library is refused before its replacement's code runs; the code
+    // runs outside the lock, and the checks run again under it.
+    let exists = libraries()
+        .read()
+        .map(|l| l.libs.contains_key(&name))
+        .unwrap_or(false);
+    if exists && !replace {
         return ctx
             .reply
             .error(&format!("ERR Library '{name}' already exists"));
     }
-    for (m, _) in &registered {
-        if let Some(other) = libs.owner.get(&m.name) {
-            if *other != name {
-                return ctx
-                    .reply
-                    .error(&format!("ERR Function {} already exists", m.name));
-            }
+    let added = compile(code).and_then(|functions| {
+        let mut libs = libraries()
+            .write()
+            .map_err(|_| b"ERR function libraries unavailable".to_vec())?;
+        libs.add(&name, code, functions, replace)
+    });
+    match added {
+        Ok(()) => {
+            LIB_GENERATION.fetch_add(1, Ordering::AcqRel);
+            ctx.reply.bulk(name.as_bytes());
+        }
+        Err(e) => ctx.reply.error_bytes(&e),
+    }
+}
+
+/// FUNCTION DUMP: every library as Redis's RDB writes it (opcode FUNCTION2 and the code as an
+/// RDB string, LZF-compressed as Redis would), then the RDB version and the CRC64. Libraries
+/// come in name order (Redis's follow its hash table).
+pub fn dump(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    let mut payload = vec![];
+    if let Ok(libs) = libraries().read() {
+        for lib in libs.libs.values() {
+            payload.push(rdb::OPCODE_FUNCTION2);
+            rdb::write_string(&mut payload, &lib.code, true);
         }
     }
-    if let Some(old) = libs.libs.remove(&name) {
-        for f in old.functions {
-            libs.owner.remove(&f.name);
+    rdb::append_footer(&mut payload);
+    ctx.reply.bulk(&payload);
+}
+
+/// How FUNCTION RESTORE treats the libraries already there.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum RestorePolicy {
+    /// Fail if any restored library already exists.
+    Append,
+    /// Replace the libraries of the same names.
+    Replace,
+    /// Delete every library first.
+    Flush,
+}
+
+/// Redis's `functionRestoreCommand` up to the join: the libraries a payload holds, compiled, or
+/// Redis's error.
+fn restore_payload(data: &[u8]) -> Result<Libraries, Vec<u8>> {
+    if rdb::verify_payload(data).is_none() {
+        return Err("ERR DUMP payload version or checksum are wrong".into());
+    }
+    let mut staged = Libraries::default();
+    let mut r = rdb::Reader::new(data);
+    // Everything up to the 10-byte footer (a string may run into it, as in Redis).
+    while r.remaining() > 10 {
+        let code = match r.read_u8() {
+            Some(rdb::OPCODE_FUNCTION2) => r
+                .read_string()
+                .ok_or("ERR Failed loading library payload")?,
+            Some(rdb::OPCODE_FUNCTION_PRE_GA) => pre_ga_library(&mut r)?,
+            Some(_) => return Err("ERR given type is not a function".into()),
+            None => return Err("ERR can not read data type".into()),
+        };
+        let name = library_name(&code)?;
+        if staged.libs.contains_key(&name) {
+            return Err(format!("ERR Library '{name}' already exists").into());
+        }
+        let functions = compile(&code)?;
+        staged.add(&name, &code, functions, false)?;
+    }
+    Ok(staged)
+}
+
+/// A library in the format of Redis 7.0's release candidates (name, engine, an optional
+/// description, then the code without its `#!` line), turned into code with that line as
+/// Redis 7.0 does.
+fn pre_ga_library(r: &mut rdb::Reader<'_>) -> Result<Vec<u8>, Vec<u8>> {
+    let name = r.read_string().ok_or("ERR Failed loading library name")?;
+    let engine = r.read_string().ok_or("ERR Failed loading engine name")?;
+    // Redis's rdbLoadLen reads the largest length as its error value.
+    let has_desc = match r.read_len() {
+        Some((n, _)) if n != u64::MAX => n != 0,
+        _ => return Err("ERR Failed loading library description indicator".into()),
+    };
+    if has_desc {
+        r.read_string()
+            .ok_or("ERR Failed loading library description")?;
+    }
+    let blob = r.read_string().ok_or("ERR Failed loading library blob")?;
+    // Joined with C's %s, so each part ends at its first NUL.
+    let mut code = b"#!".to_vec();
+    code.extend_from_slice(c_str(&engine));
+    code.extend_from_slice(b" name=");
+    code.extend_from_slice(c_str(&name));
+    code.push(b'\n');
+    code.extend_from_slice(c_str(&blob));
+    Ok(code)
+}
+
+/// Redis's `libraryJoin`: adds `staged` to `libs`; a library of the same name fails unless
+/// `replace`, a function of the same name in a library that stays always fails. Nothing
+/// changes on an error.
+fn join(libs: &mut Libraries, staged: Libraries, replace: bool) -> Result<(), Vec<u8>> {
+    for name in staged.libs.keys() {
+        if libs.libs.contains_key(name) && !replace {
+            return Err(format!("ERR Library {name} already exists").into());
         }
     }
-    for (m, _) in &registered {
-        libs.owner.insert(m.name.clone(), name.clone());
+    for f in staged.owner.keys() {
+        // Libraries named in the payload are replaced, so only the others' functions clash.
+        if matches!(libs.owner.get(f), Some(o) if !staged.libs.contains_key(o)) {
+            return Err(format!("ERR Function {f} already exists").into());
+        }
     }
-    libs.libs.insert(
-        name.clone(),
-        Library {
-            code: code.into(),
-            functions: registered.into_iter().map(|(m, _)| m).collect(),
-        },
-    );
+    // Every replaced library goes before any new one comes (a function may move between them).
+    for name in staged.libs.keys() {
+        libs.unlink(name);
+    }
+    for (name, lib) in staged.libs {
+        libs.link(name, lib);
+    }
+    Ok(())
+}
+
+/// FUNCTION RESTORE payload [FLUSH|APPEND|REPLACE]
+pub fn restore(ctx: &mut Ctx<'_>, args: Args<'_>) {
+    if args.len() > 4 {
+        let sub = c_str(args.get(1));
+        let mut m = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+        m.extend_from_slice(&sub[..sub.len().min(128)]);
+        m.extend_from_slice(b"'. Try ");
+        m.extend_from_slice(&c_str(args.get(0)).to_ascii_uppercase());
+        m.extend_from_slice(b" HELP.");
+        return ctx.reply.error_bytes(&m);
+    }
+    let policy = if args.len() == 4 {
+        let p = args.get(3);
+        if p.eq_ignore_ascii_case(b"append") {
+            RestorePolicy::Append
+        } else if p.eq_ignore_ascii_case(b"replace") {
+            RestorePolicy::Replace
+        } else if p.eq_ignore_ascii_case(b"flush") {
+            RestorePolicy::Flush
+        } else {
+            return ctx.reply.error(
+                "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
+            );
+        }
+    } else {
+        RestorePolicy::Append
+    };
+    let staged = match restore_payload(args.get(2)) {
+        Ok(s) => s,
+        Err(e) => return ctx.reply.error_bytes(&e),
+    };
+    let Ok(mut libs) = libraries().write() else {
+        return ctx.reply.error("ERR function libraries unavailable");
+    };
+    if policy == RestorePolicy::Flush {
+        *libs = staged;
+    } else if let Err(e) = join(&mut libs, staged, policy == RestorePolicy::Replace) {
+        return ctx.reply.error_bytes(&e);
+    }
     LIB_GENERATION.fetch_add(1, Ordering::AcqRel);
-    ctx.reply.bulk(name.as_bytes());
+    ctx.reply.ok();
 }
 
 /// FUNCTION DELETE library
@@ -236,11 +560,8 @@ pub fn delete(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Ok(mut libs) = libraries().write() else {
         return ctx.reply.error("ERR function libraries unavailable");
     };
-    match libs.libs.remove(&name) {
-        Some(lib) => {
-            for f in lib.functions {
-                libs.owner.remove(&f.name);
-            }
+    match libs.unlink(&name) {
+        Some(_) => {
             LIB_GENERATION.fetch_add(1, Ordering::AcqRel);
             ctx.reply.ok();
         }
@@ -344,6 +665,53 @@ pub fn stats(ctx: &mut Ctx<'_>, _args: Args<'_>) {
     r.int(nlibs as i64);
     r.bulk(b"functions_count");
     r.int(nfuncs as i64);
+}
+
+/// FUNCTION HELP
+pub fn help(ctx: &mut Ctx<'_>, _args: Args<'_>) {
+    crate::ctx::help_reply(
+        &mut ctx.reply,
+        "FUNCTION",
+        &[
+            "LOAD [REPLACE] <FUNCTION CODE>",
+            "    Create a new library with the given library name and code.",
+            "DELETE <LIBRARY NAME>",
+            "    Delete the given library.",
+            "LIST [LIBRARYNAME PATTERN] [WITHCODE]",
+            "    Return general information on all the libraries:",
+            "    * Library name",
+            "    * The engine used to run the Library",
+            "    * Library description",
+            "    * Functions list",
+            "    * Library code (if WITHCODE is given)",
+            "    It also possible to get only function that matches a pattern using LIBRARYNAME argument.",
+            "STATS",
+            "    Return information about the current function running:",
+            "    * Function name",
+            "    * Command used to run the function",
+            "    * Duration in MS that the function is running",
+            "    If no function is running, return nil",
+            "    In addition, returns a list of available engines.",
+            "KILL",
+            "    Kill the current running function.",
+            "FLUSH [ASYNC|SYNC]",
+            "    Delete all the libraries.",
+            "    When called without the optional mode argument, the behavior is determined by the",
+            "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+            "    * ASYNC: Asynchronously flush the libraries.",
+            "    * SYNC: Synchronously flush the libraries.",
+            "DUMP",
+            "    Return a serialized payload representing the current libraries, can be restored using FUNCTION RESTORE command",
+            "RESTORE <PAYLOAD> [FLUSH|APPEND|REPLACE]",
+            "    Restore the libraries represented by the given payload, it is possible to give a restore policy to",
+            "    control how to handle existing libraries (default APPEND):",
+            "    * FLUSH: delete all existing libraries.",
+            "    * APPEND: appends the restored libraries to the existing libraries. On collision, abort.",
+            "    * REPLACE: appends the restored libraries to the existing libraries, On collision, replace the old",
+            "      libraries with the new libraries (notice that even on this option there is a chance of failure",
+            "      in case of functions name collision with another library).",
+        ],
+    );
 }
 
 /// FCALL function numkeys [key ...] [arg ...]

@@ -10,6 +10,7 @@ pub mod keyspace;
 pub mod list;
 pub mod listpack;
 pub mod numeric;
+pub mod rdb;
 pub mod set;
 pub mod slot;
 pub mod stream;

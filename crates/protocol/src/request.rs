@@ -302,6 +302,20 @@ fn hex_val(c: u8) -> u8 {
     }
 }
 
+/// Redis's `sdssplitargs`: the words of `line` (quotes and escapes as in inline commands), or
+/// `None` for unbalanced quotes.
+pub fn sds_split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut out = vec![];
+    let mut ranges = vec![];
+    split_args(line, &mut out, &mut ranges).ok()?;
+    Some(
+        ranges
+            .iter()
+            .map(|&(a, b)| out.get(a as usize..b as usize).unwrap_or_default().to_vec())
+            .collect(),
+    )
+}
+
 /// Splits an inline line into arguments exactly as Redis's sdssplitargs does.
 fn split_args(
     line: &[u8],
