@@ -67,7 +67,7 @@ impl Config {
     /// classes named (all or none, as Redis).
     fn set_output_limits(&mut self, value: &str) -> Result<(), ConfigError> {
         let words: Vec<&str> = value.split_whitespace().collect();
-        if words.len() % 4 != 0 {
+        if !words.len().is_multiple_of(4) {
             return Err(ConfigError(
                 "Wrong number of arguments in buffer limit configuration.".into(),
             ));
