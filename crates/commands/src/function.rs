@@ -11,7 +11,6 @@ use crate::script::{
 };
 use mlua::{Function, Lua, Table, Value as LuaValue};
 use shoal_data::glob;
-use shoal_data::numeric::parse_i64;
 use shoal_data::rdb;
 use shoal_protocol::request::sds_split_args;
 use shoal_protocol::Args;
@@ -725,18 +724,10 @@ pub fn fcall_ro(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn call(ctx: &mut Ctx<'_>, args: Args<'_>, read_only: bool) {
-    let Some(numkeys) = parse_i64(args.get(2)) else {
-        return ctx.reply.error("ERR Bad number of keys provided");
+    let Some(numkeys) = crate::script::parse_numkeys(ctx, &args, "ERR Bad number of keys provided")
+    else {
+        return;
     };
-    if numkeys < 0 {
-        return ctx.reply.error("ERR Number of keys can't be negative");
-    }
-    if numkeys as u64 > (args.len() - 3) as u64 {
-        return ctx
-            .reply
-            .error("ERR Number of keys can't be greater than number of args");
-    }
-    let numkeys = numkeys as usize;
     let name = String::from_utf8_lossy(args.get(1)).into_owned();
     let (no_writes, generation, codes) = {
         let Ok(libs) = libraries().read() else {

@@ -222,21 +222,30 @@ pub fn evalsha_ro(ctx: &mut Ctx<'_>, args: Args<'_>) {
     run(ctx, args, true, true)
 }
 
-fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) {
+/// EVAL's and FCALL's `numkeys` (argument 2), checked against the arguments that follow;
+/// None when an error was replied (`not_int` when it is not a number).
+pub(crate) fn parse_numkeys(ctx: &mut Ctx<'_>, args: &Args<'_>, not_int: &str) -> Option<usize> {
     let Some(numkeys) = parse_i64(args.get(2)) else {
-        return ctx
-            .reply
-            .error("ERR value is not an integer or out of range");
+        ctx.reply.error(not_int);
+        return None;
     };
     if numkeys < 0 {
-        return ctx.reply.error("ERR Number of keys can't be negative");
+        ctx.reply.error("ERR Number of keys can't be negative");
+        return None;
     }
     if numkeys as u64 > (args.len() - 3) as u64 {
-        return ctx
-            .reply
+        ctx.reply
             .error("ERR Number of keys can't be greater than number of args");
+        return None;
     }
-    let numkeys = numkeys as usize;
+    Some(numkeys as usize)
+}
+
+fn run(ctx: &mut Ctx<'_>, args: Args<'_>, by_sha: bool, read_only: bool) {
+    let Some(numkeys) = parse_numkeys(ctx, &args, "ERR value is not an integer or out of range")
+    else {
+        return;
+    };
     let (sha, body) = if by_sha {
         let sha = String::from_utf8_lossy(args.get(1)).to_ascii_lowercase();
         let found = scripts().read().ok().and_then(|m| m.get(&sha).cloned());
