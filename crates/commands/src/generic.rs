@@ -83,15 +83,21 @@ pub fn touch(ctx: &mut Ctx<'_>, args: Args<'_>) {
 
 /// TYPE key
 pub fn type_(ctx: &mut Ctx<'_>, args: Args<'_>) {
-    if !ctx.read_exists(args.get(1)) {
-        return ctx.reply.simple("none");
-    }
     let now = ctx.now_ms;
     let t = ctx
         .db()
         .get_mut(args.get(1), now)
-        .map_or("none", |e| e.value.value_type().name());
-    ctx.reply.simple(t);
+        .map(|e| e.value.value_type().name());
+    match t {
+        Some(t) => {
+            ctx.counters.hits += 1;
+            ctx.reply.simple(t)
+        }
+        None => {
+            ctx.read_miss(args.get(1));
+            ctx.reply.simple("none")
+        }
+    }
 }
 
 const NX: u8 = 1;
@@ -183,14 +189,13 @@ pub fn pexpireat(ctx: &mut Ctx<'_>, args: Args<'_>) {
 }
 
 fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) {
-    if !ctx.read_exists(key) {
-        return ctx.reply.int(-2);
-    }
     let now = ctx.now_ms;
     let no_touch = ctx.no_touch;
-    let Some(e) = ctx.db().get_mut(key, now) else {
+    let Some(e) = ctx.keyspace.db(ctx.db).get_mut(key, now) else {
+        ctx.read_miss(key);
         return ctx.reply.int(-2);
     };
+    ctx.counters.hits += 1;
     if !no_touch {
         e.access = (now / 1000) as u32;
     }

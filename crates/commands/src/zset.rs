@@ -95,13 +95,22 @@ fn open<'c, 'a>(
     let slot = ctx.slot_of(key);
     let db = ctx.db;
     let touch = write || !ctx.no_touch;
-    if !write && ctx.keyspace.db(db).get_mut_in(slot, key, now).is_none() {
+    // A second probe only while keymiss events are on (the borrow of a hit is returned).
+    if !write
+        && ctx.keyspace.db(db).notify & ev::KEY_MISS != 0
+        && ctx.keyspace.db(db).get_mut_in(slot, key, now).is_none()
+    {
         ctx.read_miss(key);
         return Ok((None, &mut ctx.reply, &mut *ctx.rng));
     }
     let e = ctx.keyspace.db(db).get_mut_in(slot, key, now);
     match e {
-        None => Ok((None, &mut ctx.reply, &mut *ctx.rng)),
+        None => {
+            if !write {
+                ctx.counters.misses += 1;
+            }
+            Ok((None, &mut ctx.reply, &mut *ctx.rng))
+        }
         Some(e) => {
             if !write {
                 ctx.counters.hits += 1;
