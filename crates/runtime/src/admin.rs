@@ -995,7 +995,7 @@ fn scan_from(sh: &mut Shard, id: ConnId, slot: u16, filter: ScanFilter, mut foun
                 let type_ok = match f2.type_filter {
                     None => true,
                     Some(None) => false,
-                    Some(Some(t)) => e.value.value_type() == t,
+                    Some(Some(t)) => e.value_type() == t,
                 };
                 if type_ok && f2.pattern.as_ref().is_none_or(|p| glob::matches(p, k)) {
                     keys.push(k.to_vec());
@@ -1165,14 +1165,18 @@ fn client_list(sh: &mut Shard, id: ConnId, args: Args<'_>) -> Step {
             return Step::Done;
         }
     }
+    let me = sh.conn_mut(id).map_or(0, |c| c.client_id);
     all_shards(
         sh,
         id,
         move |x| {
             let now = x.now_ms;
+            // A connection on its way out (QUIT answered, killed, peer gone) is no longer
+            // listed: Redis frees such a client before it serves anyone else.
             x.conns
                 .iter()
                 .flatten()
+                .filter(|c| c.closing.is_none() || c.client_id == me)
                 .filter(|c| ids.as_ref().is_none_or(|v| v.contains(&c.client_id)))
                 .map(|c| (c.client_id, client_line(c, now)))
                 .collect::<Vec<_>>()
