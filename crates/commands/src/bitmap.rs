@@ -87,7 +87,7 @@ pub fn setbit(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Ok(e) = ctx.write_or_create(args.get(1), ValueType::String, || Value::Raw(vec![])) else {
         return;
     };
-    let v = e.value.make_raw();
+    let v = e.make_raw();
     let mut dirty = false;
     if v.len() < byte + 1 {
         v.resize(byte + 1, 0);
@@ -111,9 +111,9 @@ pub fn getbit(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut scratch = itoa_buf::Buffer::new();
     let bit = match ctx.lookup(args.get(1)) {
         None => 0,
-        Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
+        Some(e) if !e.is_string() => return ctx.reply.error(err::WRONGTYPE),
         Some(e) => {
-            let s = e.value.as_bytes(&mut scratch);
+            let s = e.str_bytes(&mut scratch);
             let byte = (offset >> 3) as usize;
             match s.get(byte) {
                 Some(b) => (b >> (7 - (offset & 7))) & 1,
@@ -188,8 +188,8 @@ pub fn bitcount(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut scratch = itoa_buf::Buffer::new();
     let out = match ctx.lookup(args.get(1)) {
         None => Outcome::Int(0),
-        Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
-        Some(e) => bitcount_of(e.value.as_bytes(&mut scratch), &args),
+        Some(e) if !e.is_string() => return ctx.reply.error(err::WRONGTYPE),
+        Some(e) => bitcount_of(e.str_bytes(&mut scratch), &args),
     };
     match out {
         Outcome::Int(n) => ctx.reply.int(n),
@@ -249,8 +249,8 @@ pub fn bitpos(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut scratch = itoa_buf::Buffer::new();
     let out = match ctx.lookup(args.get(1)) {
         None => Outcome::Int(if bit { -1 } else { 0 }),
-        Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
-        Some(e) => bitpos_of(e.value.as_bytes(&mut scratch), bit, &args),
+        Some(e) if !e.is_string() => return ctx.reply.error(err::WRONGTYPE),
+        Some(e) => bitpos_of(e.str_bytes(&mut scratch), bit, &args),
     };
     match out {
         Outcome::Int(n) => ctx.reply.int(n),
@@ -361,9 +361,9 @@ pub fn bitop(ctx: &mut Ctx<'_>, args: Args<'_>) {
     for key in args.iter_from(3) {
         match ctx.lookup(key) {
             None => srcs.push(Vec::new()),
-            Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
+            Some(e) if !e.is_string() => return ctx.reply.error(err::WRONGTYPE),
             Some(e) => {
-                let s = e.value.as_bytes(&mut scratch).to_vec();
+                let s = e.str_bytes(&mut scratch).to_vec();
                 maxlen = maxlen.max(s.len());
                 srcs.push(s);
             }
@@ -602,8 +602,8 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro: bool) {
         let mut scratch = itoa_buf::Buffer::new();
         let src: &[u8] = match ctx.lookup(key) {
             None => &[],
-            Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
-            Some(e) => e.value.as_bytes(&mut scratch),
+            Some(e) if !e.is_string() => return ctx.reply.error(err::WRONGTYPE),
+            Some(e) => e.str_bytes(&mut scratch),
         };
         for op in &ops {
             replies.push(Some(field_get(src, op)));
@@ -617,7 +617,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, args: Args<'_>, ro: bool) {
         let Ok(e) = ctx.write_or_create(key, ValueType::String, || Value::Raw(vec![])) else {
             return;
         };
-        let v = e.value.make_raw();
+        let v = e.make_raw();
         let need = (highest >> 3) as usize + 1;
         if v.len() < need {
             v.resize(need, 0);

@@ -182,7 +182,7 @@ impl<'a> Ctx<'a> {
             Some(e) => {
                 self.counters.hits += 1;
                 if !self.no_touch {
-                    e.access = (now / 1000) as u32;
+                    e.touch(now);
                 }
                 (Some(e), &mut self.reply)
             }
@@ -199,7 +199,7 @@ impl<'a> Ctx<'a> {
         let now = self.now_ms;
         let slot = self.slot_of(key);
         let e = self.keyspace.db(self.db).get_mut_in(slot, key, now)?;
-        e.access = (now / 1000) as u32;
+        e.touch(now);
         Some(e)
     }
 
@@ -216,7 +216,7 @@ impl<'a> Ctx<'a> {
     pub fn read_typed(&mut self, key: &[u8], t: ValueType) -> Result<Option<&mut Entry>, ()> {
         let (e, reply) = self.lookup_for_reply(key);
         match e {
-            Some(e) if e.value.value_type() != t => {
+            Some(e) if e.value_type() != t => {
                 reply.error(err::WRONGTYPE);
                 Err(())
             }
@@ -233,12 +233,12 @@ impl<'a> Ctx<'a> {
         let slot = self.slot_of(key);
         let e = self.keyspace.db(self.db).get_mut_in(slot, key, now);
         match e {
-            Some(e) if e.value.value_type() != t => {
+            Some(e) if e.value_type() != t => {
                 self.reply.error(err::WRONGTYPE);
                 Err(())
             }
             Some(e) => {
-                e.access = (now / 1000) as u32;
+                e.touch(now);
                 Ok(Some(e))
             }
             None => Ok(None),
@@ -260,11 +260,11 @@ impl<'a> Ctx<'a> {
             .keyspace
             .db(self.db)
             .get_or_insert_in(slot, key, now, make);
-        if e.value.value_type() != t {
+        if e.value_type() != t {
             self.reply.error(err::WRONGTYPE);
             return Err(());
         }
-        e.access = (now / 1000) as u32;
+        e.touch(now);
         Ok(e)
     }
 
@@ -275,7 +275,7 @@ impl<'a> Ctx<'a> {
         let db = self.keyspace.db(self.db);
         if db
             .get_mut_in(slot, key, now)
-            .is_some_and(|e| e.value.is_empty_collection())
+            .is_some_and(|e| e.is_empty_collection())
         {
             db.remove(key, now);
             db.notify(events::GENERIC, "del", key);

@@ -87,7 +87,7 @@ pub fn type_(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let t = ctx
         .db()
         .get_mut(args.get(1), now)
-        .map(|e| e.value.value_type().name());
+        .map(|e| e.value_type().name());
     match t {
         Some(t) => {
             ctx.counters.hits += 1;
@@ -197,7 +197,7 @@ fn ttl_generic(ctx: &mut Ctx<'_>, key: &[u8], ms: bool, absolute: bool) {
     };
     ctx.counters.hits += 1;
     if !no_touch {
-        e.access = (now / 1000) as u32;
+        e.touch(now);
     }
     let Some(at) = e.expire_at() else {
         return ctx.reply.int(-1);
@@ -256,11 +256,11 @@ pub fn take_entry(ctx: &mut Ctx<'_>, db: usize, key: &[u8], remove: bool) -> Opt
     if remove {
         d.remove(key, now).map(|e| {
             let at = e.expire_at().unwrap_or(0);
-            (e.value, at)
+            (e.into_value(), at)
         })
     } else {
         d.get_mut(key, now)
-            .map(|e| (e.value.clone(), e.expire_at().unwrap_or(0)))
+            .map(|e| (e.to_value(), e.expire_at().unwrap_or(0)))
     }
 }
 
@@ -294,7 +294,7 @@ pub fn put_copy(ctx: &mut Ctx<'_>, db: usize, key: &[u8], moved: Moved) {
     replace_for_new(d, key, now);
     d.insert(key, moved.0, moved.1, now);
     if let Some(e) = d.get_mut(key, now) {
-        e.unshared = true;
+        e.set_unshared(true);
     }
     d.notify(ev::GENERIC, "copy_to", key);
     ctx.dirty(1);
@@ -439,7 +439,7 @@ fn object_lookup<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c mut shoal_d
 /// OBJECT ENCODING key
 pub fn object_encoding(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if let Some(e) = object_lookup(ctx, args.get(2)) {
-        let name = e.value.encoding_name();
+        let name = e.encoding_name();
         ctx.reply.bulk(name.as_bytes());
     }
 }
@@ -447,7 +447,7 @@ pub fn object_encoding(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// OBJECT REFCOUNT key
 pub fn object_refcount(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if let Some(e) = object_lookup(ctx, args.get(2)) {
-        let n = if e.unshared { 1 } else { e.value.refcount() };
+        let n = e.refcount();
         ctx.reply.int(n);
     }
 }
@@ -460,7 +460,7 @@ pub fn object_idletime(ctx: &mut Ctx<'_>, args: Args<'_>) {
         if lfu {
             return ctx.reply.error("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
         }
-        let idle = (now_s - e.access as i64).max(0);
+        let idle = (now_s - e.access() as i64).max(0);
         ctx.reply.int(idle);
     }
 }

@@ -640,7 +640,7 @@ fn parse_box(reply: &mut Reply<'_>, w: &[u8], h: &[u8], unit: &[u8]) -> Option<(
 fn peek<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c ZSet> {
     let (now, slot, db) = (ctx.now_ms, ctx.slot_of(key), ctx.db);
     match ctx.keyspace.db(db).get_mut_in(slot, key, now) {
-        Some(e) => match &e.value {
+        Some(e) => match e.value() {
             Value::ZSet(z) => Some(&**z),
             _ => None,
         },
@@ -719,7 +719,7 @@ pub fn geoadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (mut added, mut updated) = (0i64, 0i64);
     let (now, slot, db) = (ctx.now_ms, ctx.slot_of(key), ctx.db);
     if let Some(e) = ctx.keyspace.db(db).get_mut_in(slot, key, now) {
-        if let Value::ZSet(z) = &mut e.value {
+        if let Value::ZSet(z) = e.value_mut() {
             for (i, &s) in scores.iter().enumerate() {
                 match z.add(s, args.get(longidx + i * 3 + 2), f, &limits) {
                     AddOutcome::Added(_) => added += 1,
@@ -740,7 +740,7 @@ pub fn geoadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let db = ctx.db();
         if db
             .get_mut(key, now)
-            .is_some_and(|e| e.value.is_empty_collection())
+            .is_some_and(|e| e.is_empty_collection())
         {
             db.remove(key, now);
         }

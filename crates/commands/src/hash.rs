@@ -28,12 +28,15 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
 ];
 
 fn new_hash() -> Value {
-    Value::Hash(Box::default())
+    Value::Hash(Default::default())
 }
 
 /// The hash of `key` for writing, created when absent; Err when WRONGTYPE was replied.
 fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<&'c mut Hash, ()> {
-    match &mut ctx.write_or_create(key, ValueType::Hash, new_hash)?.value {
+    match ctx
+        .write_or_create(key, ValueType::Hash, new_hash)?
+        .value_mut()
+    {
         Value::Hash(h) => Ok(h),
         _ => Err(()),
     }
@@ -42,7 +45,7 @@ fn hash_or_create<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<&'c mut Hash, 
 /// The hash of `key` for reading: Ok(None) when absent, Err when WRONGTYPE was replied.
 fn read_hash<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut Hash>, ()> {
     Ok(match ctx.read_typed(key, ValueType::Hash)? {
-        Some(e) => match &mut e.value {
+        Some(e) => match e.value_mut() {
             Value::Hash(h) => Some(h),
             _ => None,
         },
@@ -105,7 +108,7 @@ pub fn hsetnx(ctx: &mut Ctx<'_>, args: Args<'_>) {
 pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
     let (e, reply) = ctx.lookup_for_reply(key);
-    match e.map(|e| &e.value) {
+    match e.map(|e| e.value()) {
         None => reply.null(),
         Some(Value::Hash(h)) => match h.get(args.get(2)) {
             Some(v) => reply.bulk(v),
@@ -118,7 +121,7 @@ pub fn hget(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// HMGET key field [field ...]
 pub fn hmget(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (e, reply) = ctx.lookup_for_reply(args.get(1));
-    let h = match e.map(|e| &e.value) {
+    let h = match e.map(|e| e.value()) {
         None => None,
         Some(Value::Hash(h)) => Some(h),
         Some(_) => return reply.error(err::WRONGTYPE),
@@ -138,7 +141,7 @@ pub fn hdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let h = match ctx.write_typed(key, ValueType::Hash) {
         Err(()) => return,
         Ok(None) => return ctx.reply.int(0),
-        Ok(Some(e)) => match &mut e.value {
+        Ok(Some(e)) => match e.value_mut() {
             Value::Hash(h) => h,
             _ => return,
         },
@@ -191,7 +194,7 @@ enum Part {
 
 fn get_all(ctx: &mut Ctx<'_>, args: &Args<'_>, part: Part) {
     let (e, reply) = ctx.lookup_for_reply(args.get(1));
-    let h = match e.map(|e| &e.value) {
+    let h = match e.map(|e| e.value()) {
         None => None,
         Some(Value::Hash(h)) => Some(h),
         Some(_) => return reply.error(err::WRONGTYPE),
@@ -316,7 +319,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let proto = ctx.protocol();
     // The random picks are drawn before the reply is written (the generator is in ctx).
     let mut seeds: Vec<u64> = Vec::new();
-    let len = match ctx.lookup(args.get(1)).map(|e| &e.value) {
+    let len = match ctx.lookup(args.get(1)).map(|e| e.value()) {
         None => 0,
         Some(Value::Hash(h)) => h.len(),
         Some(_) => return ctx.reply.error(err::WRONGTYPE),
@@ -333,7 +336,7 @@ pub fn hrandfield(ctx: &mut Ctx<'_>, args: Args<'_>) {
         }
     }
     let (e, reply) = ctx.lookup_for_reply(args.get(1));
-    let h = match e.map(|e| &e.value) {
+    let h = match e.map(|e| e.value()) {
         Some(Value::Hash(h)) => h,
         _ => {
             return match count {
@@ -479,11 +482,11 @@ pub fn hscan(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let now = ctx.now_ms;
     let key = args.get(1);
     let slot = ctx.slot_of(key);
-    let Some(Value::Hash(h)) = ctx.db().get_mut_in(slot, key, now).map(|e| &e.value) else {
+    let Some(Value::Hash(h)) = ctx.db().get_mut_in(slot, key, now).map(|e| e.value()) else {
         return;
     };
     let keep = |f: &[u8]| s.pattern.is_none_or(|p| shoal_data::glob::matches(p, f));
-    let next = match &**h {
+    let next = match h {
         Hash::Pack(_) => {
             for (f, v) in h.iter() {
                 if keep(f) {

@@ -10,7 +10,7 @@
 use crate::ctx::{err, Ctx};
 use crate::registry::{Cross, Handler};
 use shoal_data::events as ev;
-use shoal_data::{Value, ValueType};
+use shoal_data::{Entry, Value, ValueType};
 use shoal_protocol::Args;
 
 /// The family's table bindings.
@@ -424,9 +424,9 @@ fn hll_add(v: &mut Vec<u8>, ele: &[u8], tail: &mut u8) -> i32 {
 }
 
 /// Whether `v` passes Redis's isHLLObjectOrReply checks.
-fn is_hll(v: &Value) -> bool {
-    let b = hll_bytes(v);
-    v.is_string()
+fn is_hll(e: &Entry) -> bool {
+    let b = hll_bytes(e);
+    e.is_string()
         && b.len() >= HLL_HDR_SIZE
         && &b[..4] == b"HYLL"
         && b[4] <= HLL_MAX_ENCODING
@@ -434,19 +434,15 @@ fn is_hll(v: &Value) -> bool {
 }
 
 /// The bytes of a string value (empty for an integer, which is never an HLL).
-fn hll_bytes(v: &Value) -> &[u8] {
-    match v {
-        Value::Embstr(b) => b,
-        Value::Raw(b) => b,
-        _ => &[],
-    }
+fn hll_bytes(e: &Entry) -> &[u8] {
+    e.bytes().unwrap_or(&[])
 }
 
 /// Redis's isHLLObjectOrReply: Err with the error to reply when `v` is not a valid HLL.
-fn hll_checked(v: &Value) -> Result<(), &'static str> {
-    if !v.is_string() {
+fn hll_checked(e: &Entry) -> Result<(), &'static str> {
+    if !e.is_string() {
         Err(err::WRONGTYPE)
-    } else if !is_hll(v) {
+    } else if !is_hll(e) {
         Err(NOT_HLL_ERR)
     } else {
         Ok(())
@@ -569,21 +565,21 @@ pub fn pfadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let key = args.get(1);
     let mut updated: u64 = 0;
     let entry = match ctx.lookup_write(key) {
-        Some(e) => match hll_checked(&e.value) {
+        Some(e) => match hll_checked(e) {
             Err(m) => return ctx.reply.error(m),
             Ok(()) => Some(e),
         },
         None => None,
     };
     let v = match entry {
-        Some(e) => e.value.make_raw(),
+        Some(e) => e.make_raw(),
         None => {
             updated += 1;
             let (now, slot) = (ctx.now_ms, ctx.slot_of(key));
             let db = ctx.keyspace.db(ctx.db);
             db.insert_in(slot, key, Value::Raw(create_hll()), 0, now);
             match db.get_mut_in(slot, key, now) {
-                Some(e) => e.value.make_raw(),
+                Some(e) => e.make_raw(),
                 None => return ctx.reply.error(INVALID_HLL_ERR),
             }
         }
@@ -612,10 +608,10 @@ pub fn pfcount(ctx: &mut Ctx<'_>, args: Args<'_>) {
             let Some(e) = ctx.lookup(key) else {
                 continue;
             };
-            if let Err(m) = hll_checked(&e.value) {
+            if let Err(m) = hll_checked(e) {
                 return ctx.reply.error(m);
             }
-            if !hll_merge(&mut max, hll_bytes(&e.value)) {
+            if !hll_merge(&mut max, hll_bytes(e)) {
                 return ctx.reply.error(INVALID_HLL_ERR);
             }
         }
@@ -628,10 +624,10 @@ pub fn pfcount(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(e) = ctx.lookup(args.get(1)) else {
         return ctx.reply.int(0);
     };
-    if let Err(m) = hll_checked(&e.value) {
+    if let Err(m) = hll_checked(e) {
         return ctx.reply.error(m);
     }
-    let v = e.value.make_raw();
+    let v = e.make_raw();
     if v[15] & 0x80 == 0 {
         let mut card = [0u8; 8];
         card.copy_from_slice(&v[8..16]);
@@ -654,10 +650,10 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let Some(e) = ctx.lookup(key) else {
             continue;
         };
-        if let Err(m) = hll_checked(&e.value) {
+        if let Err(m) = hll_checked(e) {
             return ctx.reply.error(m);
         }
-        let v = hll_bytes(&e.value);
+        let v = hll_bytes(e);
         if v[4] == HLL_DENSE {
             use_dense = true;
         }
@@ -669,7 +665,7 @@ pub fn pfmerge(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Ok(e) = ctx.write_or_create(key, ValueType::String, || Value::Raw(create_hll())) else {
         return;
     };
-    let v = e.value.make_raw();
+    let v = e.make_raw();
     if use_dense && !sparse_to_dense(v) {
         return ctx.reply.error(INVALID_HLL_ERR);
     }
@@ -700,10 +696,10 @@ pub fn pfdebug(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(e) = ctx.lookup_write(args.get(2)) else {
         return ctx.reply.error("ERR The specified key does not exist");
     };
-    if let Err(m) = hll_checked(&e.value) {
+    if let Err(m) = hll_checked(e) {
         return ctx.reply.error(m);
     }
-    let v = e.value.make_raw();
+    let v = e.make_raw();
     let name = match sub.iter().position(|&b| b == 0) {
         Some(i) => &sub[..i],
         None => sub,

@@ -73,7 +73,7 @@ fn parse_end(a: &[u8]) -> Option<End> {
 
 fn list_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut List>, ()> {
     Ok(match ctx.write_typed(key, ValueType::List)? {
-        Some(e) => match &mut e.value {
+        Some(e) => match e.value_mut() {
             Value::List(l) => Some(l),
             _ => None,
         },
@@ -83,7 +83,7 @@ fn list_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut List>
 
 fn list_ref<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Result<Option<&'c mut List>, ()> {
     Ok(match ctx.read_typed(key, ValueType::List)? {
-        Some(e) => match &mut e.value {
+        Some(e) => match e.value_mut() {
             Value::List(l) => Some(l),
             _ => None,
         },
@@ -98,7 +98,7 @@ fn push(ctx: &mut Ctx<'_>, args: &Args<'_>, end: End, create: bool) {
         match ctx.write_or_create(key, ValueType::List, || {
             Value::List(Box::new(List::new(size)))
         }) {
-            Ok(e) => match &mut e.value {
+            Ok(e) => match e.value_mut() {
                 Value::List(l) => l,
                 _ => return,
             },
@@ -243,7 +243,7 @@ fn index(i: i64, len: usize) -> Option<usize> {
 /// LINDEX key index
 pub fn lindex(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (e, reply) = ctx.lookup_for_reply(args.get(1));
-    let l = match e.map(|e| &e.value) {
+    let l = match e.map(|e| e.value()) {
         None => return reply.null(),
         Some(Value::List(l)) => l,
         Some(_) => return reply.error(err::WRONGTYPE),
@@ -304,7 +304,7 @@ pub fn lrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return ctx.reply.error(err::NOT_INTEGER);
     };
     let (e, reply) = ctx.lookup_for_reply(args.get(1));
-    match e.map(|e| &e.value) {
+    match e.map(|e| e.value()) {
         None => reply.array(0),
         Some(Value::List(l)) => match range(start, stop, l.len()) {
             None => reply.array(0),
@@ -433,7 +433,7 @@ pub fn lpos(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }
     let elem = args.get(2);
     let (e, reply) = ctx.lookup_for_reply(args.get(1));
-    let l = match e.map(|e| &e.value) {
+    let l = match e.map(|e| e.value()) {
         None => {
             return match count {
                 Some(_) => reply.array(0),
@@ -516,7 +516,7 @@ fn move_one(ctx: &mut Ctx<'_>, src: &[u8], dst: &[u8], from: End, to: End, block
     }) else {
         return;
     };
-    if let Value::List(l) = &mut d.value {
+    if let Value::List(l) = d.value_mut() {
         match to {
             End::Left => l.push_front(&e),
             End::Right => l.push_back(&e),

@@ -97,7 +97,7 @@ fn read_set<'c, 'a>(
     let (e, reply) = ctx.lookup_for_reply(key);
     match e {
         None => Ok((None, reply)),
-        Some(e) => match as_set(&e.value) {
+        Some(e) => match as_set(e.value()) {
             Some(s) => Ok((Some(s), reply)),
             None => {
                 reply.error(err::WRONGTYPE);
@@ -118,8 +118,8 @@ fn write_set<'c, 'a>(
     match ctx.keyspace.db(ctx.db).get_mut_in(slot, key, now) {
         None => Ok((None, &mut ctx.reply)),
         Some(e) => {
-            e.access = (now / 1000) as u32;
-            match as_set_mut(&mut e.value) {
+            e.touch(now);
+            match as_set_mut(e.value_mut()) {
                 Some(s) => Ok((Some(s), &mut ctx.reply)),
                 None => {
                     ctx.reply.error(err::WRONGTYPE);
@@ -167,7 +167,7 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
         return;
     };
     let mut added = 0u64;
-    if let Some(s) = as_set_mut(&mut e.value) {
+    if let Some(s) = as_set_mut(e.value_mut()) {
         for m in args.iter_from(2) {
             if s.add(m, &limits) {
                 added += 1;
@@ -419,7 +419,7 @@ fn srandmember_count(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// SMOVE source destination member
 pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let (src, dst, member) = (args.get(1), args.get(2), args.get(3));
-    let is_set = |e: &mut shoal_data::Entry| e.value.value_type() == ValueType::Set;
+    let is_set = |e: &mut shoal_data::Entry| e.value_type() == ValueType::Set;
     let src_set = ctx.lookup_write(src).map(is_set);
     let dst_set = ctx.lookup_write(dst).map(is_set);
     match src_set {
@@ -433,11 +433,14 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) {
     if src == dst {
         let has = ctx
             .lookup_write(src)
-            .and_then(|e| as_set(&e.value))
+            .and_then(|e| as_set(e.value()))
             .is_some_and(|s| s.contains(member));
         return ctx.reply.int(has as i64);
     }
-    let (removed, empty) = match ctx.lookup_write(src).and_then(|e| as_set_mut(&mut e.value)) {
+    let (removed, empty) = match ctx
+        .lookup_write(src)
+        .and_then(|e| as_set_mut(e.value_mut()))
+    {
         Some(s) => (s.remove(member), s.is_empty()),
         None => (false, false),
     };
@@ -454,7 +457,7 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) {
     }) else {
         return;
     };
-    let added = as_set_mut(&mut e.value).is_some_and(|s| s.add(member, &limits));
+    let added = as_set_mut(e.value_mut()).is_some_and(|s| s.add(member, &limits));
     ctx.dirty(1 + added as u64);
     if added {
         ctx.notify(ev::SET, "sadd", dst);
@@ -499,7 +502,12 @@ impl<'k> Operands<'k> {
             }
             match ctx.db().get_mut(k, now) {
                 Some(e) => {
-                    let v = std::mem::replace(&mut e.value, Value::Int(0));
+                    // A string (the WRONGTYPE case) is copied, and left in place.
+                    let v = if e.is_string() {
+                        e.to_value()
+                    } else {
+                        std::mem::replace(e.value_mut(), Value::Int(0))
+                    };
                     index.insert(k, ops.keys.len());
                     ops.pos.push(Some(ops.keys.len()));
                     ops.keys.push(k);
@@ -521,8 +529,9 @@ impl<'k> Operands<'k> {
         let now = ctx.now_ms;
         let db = ctx.db();
         for (k, v) in self.keys.into_iter().zip(self.vals) {
-            if let Some(e) = db.get_mut(k, now) {
-                e.value = v;
+            match db.get_mut(k, now) {
+                Some(e) if !v.is_string() => *e.value_mut() = v,
+                _ => {}
             }
         }
     }

@@ -65,9 +65,9 @@ fn by_pattern(ctx: &mut Ctx<'_>, pattern: &[u8], elem: &[u8]) -> Result<Option<V
         return Ok(None);
     };
     let mut b = itoa_buf::Buffer::new();
-    Ok(match (arrow, &e.value) {
+    Ok(match (arrow, e.value()) {
         (Some(a), Value::Hash(h)) => h.get(&pattern[a + 2..]).map(<[u8]>::to_vec),
-        (None, v) if v.is_string() => Some(v.as_bytes(&mut b).to_vec()),
+        (None, v) if v.is_string() => Some(e.str_bytes(&mut b).to_vec()),
         _ => None,
     })
 }
@@ -157,7 +157,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, args: Args<'_>, readonly: bool) {
     }
     let key = args.get(1);
     let (e, reply) = ctx.lookup_for_reply(key);
-    let value = match e.map(|e| &mut e.value) {
+    let value = match e.map(|e| e.value_mut()) {
         None => None,
         Some(Value::ZSet(z)) => {
             // Redis converts a sorted set it sorts to a skiplist, in place.

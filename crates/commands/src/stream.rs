@@ -212,7 +212,7 @@ fn int_arg(ctx: &mut Ctx<'_>, arg: &[u8]) -> Option<i64> {
 // Lookups and replies.
 
 fn stream_of(e: &mut shoal_data::Entry) -> Option<&mut Stream> {
-    match &mut e.value {
+    match e.value_mut() {
         Value::Stream(s) => Some(s),
         _ => None,
     }
@@ -230,7 +230,7 @@ fn read_for_reply<'c, 'a>(
     let (e, reply) = ctx.lookup_for_reply(key);
     match e {
         None => Ok((None, reply)),
-        Some(e) => match &mut e.value {
+        Some(e) => match e.value_mut() {
             Value::Stream(s) => Ok((Some(s), reply)),
             _ => {
                 reply.error(err::WRONGTYPE);

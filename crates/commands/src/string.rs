@@ -41,13 +41,24 @@ pub const COMMANDS: &[(&str, Handler, Cross)] = &[
 pub fn get(ctx: &mut Ctx<'_>, args: Args<'_>) {
     match ctx.lookup_for_reply(args.get(1)) {
         (None, reply) => reply.null(),
-        (Some(e), reply) => reply_value(reply, &e.value),
+        (Some(e), reply) => reply_value(reply, e),
     }
 }
 
 /// Replies a string value as a bulk string, or WRONGTYPE for another type.
 #[inline]
-fn reply_value(reply: &mut shoal_protocol::Reply<'_>, v: &Value) {
+fn reply_value(reply: &mut shoal_protocol::Reply<'_>, e: &Entry) {
+    match e.bytes() {
+        Some(b) => reply.bulk(b),
+        None => match e.value() {
+            Value::Int(n) => reply.bulk_int(*n),
+            _ => reply.error(err::WRONGTYPE),
+        },
+    }
+}
+
+/// [`reply_value`] for a value taken out of its record.
+fn reply_detached(reply: &mut shoal_protocol::Reply<'_>, v: &Value) {
     match v {
         Value::Int(n) => reply.bulk_int(*n),
         Value::Embstr(b) => reply.bulk(b),
@@ -58,7 +69,7 @@ fn reply_value(reply: &mut shoal_protocol::Reply<'_>, v: &Value) {
 
 /// Whether `key` holds a value that is not a string (replying WRONGTYPE if so).
 fn wrong_type(ctx: &mut Ctx<'_>, key: &[u8]) -> bool {
-    let wrong = ctx.lookup_write(key).is_some_and(|e| !e.value.is_string());
+    let wrong = ctx.lookup_write(key).is_some_and(|e| !e.is_string());
     if wrong {
         ctx.reply.error(err::WRONGTYPE);
     }
@@ -166,7 +177,7 @@ fn set_generic(
     }
     let found = ctx
         .lookup_write(key)
-        .map(|e| (e.expire_at(), o.get.then(|| e.value.clone())));
+        .map(|e| (e.expire_at(), o.get.then(|| e.to_value())));
     if let Some((_, Some(v))) = &found {
         if !v.is_string() {
             return ctx.reply.error(err::WRONGTYPE);
@@ -175,7 +186,7 @@ fn set_generic(
     let found = match found {
         Some((at, old)) => {
             if let Some(v) = old {
-                reply_value(&mut ctx.reply, &v);
+                reply_detached(&mut ctx.reply, &v);
             }
             Some(at)
         }
@@ -300,7 +311,7 @@ pub fn getdel(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.reply.null()
         }
         Some(e) => {
-            reply_value(&mut ctx.reply, &e.value);
+            reply_value(&mut ctx.reply, &e);
             ctx.dirty(1);
             ctx.notify(ev::GENERIC, "del", key);
         }
@@ -318,10 +329,10 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
         ctx.reply.null();
         return;
     };
-    if !e.value.is_string() {
+    if !e.is_string() {
         return ctx.reply.error(err::WRONGTYPE);
     }
-    let value = e.value.clone();
+    let value = e.to_value();
     let mut when = None;
     if let Some((i, seconds, absolute)) = o.expire {
         match expire_ms(ctx, args.get(i), seconds, absolute, "getex") {
@@ -329,7 +340,7 @@ pub fn getex(ctx: &mut Ctx<'_>, args: Args<'_>) {
             None => return,
         }
     }
-    reply_value(&mut ctx.reply, &value);
+    reply_detached(&mut ctx.reply, &value);
     let now = ctx.now_ms;
     match when {
         Some((ms, true)) if ms <= now => {
@@ -362,7 +373,7 @@ pub fn mget(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// build each shard's elements with it.
 pub fn mget_element(ctx: &mut Ctx<'_>, key: &[u8]) {
     match ctx.lookup_for_reply(key) {
-        (Some(e), reply) if e.value.is_string() => reply_value(reply, &e.value),
+        (Some(e), reply) if e.is_string() => reply_value(reply, e),
         (_, reply) => reply.null(),
     }
 }
@@ -419,13 +430,13 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.db().insert(key, Value::string(add), 0, now);
             add.len()
         }
-        Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
+        Some(e) if !e.is_string() => return ctx.reply.error(err::WRONGTYPE),
         Some(e) => {
-            if (e.value.str_len() + add.len()) as i64 > max {
+            if (e.str_len() + add.len()) as i64 > max {
                 ctx.reply.error(err::STRING_TOO_LONG);
                 return;
             }
-            let v = e.value.make_raw();
+            let v = e.make_raw();
             v.extend_from_slice(add);
             v.len()
         }
@@ -438,8 +449,8 @@ pub fn append(ctx: &mut Ctx<'_>, args: Args<'_>) {
 /// STRLEN key
 pub fn strlen(ctx: &mut Ctx<'_>, args: Args<'_>) {
     match ctx.lookup_for_reply(args.get(1)) {
-        (Some(e), reply) if !e.value.is_string() => reply.error(err::WRONGTYPE),
-        (e, reply) => reply.int(e.map_or(0, |e| e.value.str_len()) as i64),
+        (Some(e), reply) if !e.is_string() => reply.error(err::WRONGTYPE),
+        (e, reply) => reply.int(e.map_or(0, |e| e.str_len()) as i64),
     }
 }
 
@@ -448,16 +459,12 @@ fn incr_decr(ctx: &mut Ctx<'_>, key: &[u8], by: i64) {
     let entry: Option<&mut Entry> = ctx.lookup_write(key);
     let current = match entry {
         None => 0,
-        Some(e) => match &e.value {
-            Value::Int(n) => *n,
-            Value::Embstr(b) => match parse_i64(b) {
+        Some(e) => match (e.bytes(), e.value()) {
+            (Some(b), _) => match parse_i64(b) {
                 Some(n) => n,
                 None => return ctx.reply.error(err::NOT_INTEGER),
             },
-            Value::Raw(b) => match parse_i64(b) {
-                Some(n) => n,
-                None => return ctx.reply.error(err::NOT_INTEGER),
-            },
+            (None, Value::Int(n)) => *n,
             _ => return ctx.reply.error(err::WRONGTYPE),
         },
     };
@@ -503,8 +510,8 @@ pub fn incrbyfloat(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let mut scratch = itoa_buf::Buffer::new();
     let result = match ctx.lookup_write(key) {
         None => incr_by_float(None, args.get(2)),
-        Some(e) if !e.value.is_string() => return ctx.reply.error(err::WRONGTYPE),
-        Some(e) => incr_by_float(Some(e.value.as_bytes(&mut scratch)), args.get(2)),
+        Some(e) if !e.is_string() => return ctx.reply.error(err::WRONGTYPE),
+        Some(e) => incr_by_float(Some(e.str_bytes(&mut scratch)), args.get(2)),
     };
     match result {
         Ok(bytes) => {
@@ -549,16 +556,16 @@ pub fn setrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
             ctx.notify(ev::STRING, "setrange", key);
             ctx.reply.int(len as i64);
         }
-        Some(e) if !e.value.is_string() => ctx.reply.error(err::WRONGTYPE),
+        Some(e) if !e.is_string() => ctx.reply.error(err::WRONGTYPE),
         Some(e) => {
             if value.is_empty() {
-                let n = e.value.str_len();
+                let n = e.str_len();
                 return ctx.reply.int(n as i64);
             }
             if too_long {
                 return ctx.reply.error(err::STRING_TOO_LONG);
             }
-            let v = e.value.make_raw();
+            let v = e.make_raw();
             let end = offset as usize + value.len();
             if v.len() < end {
                 v.resize(end, 0);
@@ -581,10 +588,10 @@ pub fn getrange(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let Some(e) = ctx.lookup(args.get(1)) else {
         return ctx.reply.bulk(b"");
     };
-    if !e.value.is_string() {
+    if !e.is_string() {
         return ctx.reply.error(err::WRONGTYPE);
     }
-    let value = e.value.clone();
+    let value = e.to_value();
     let s = value.as_bytes(&mut scratch);
     let len = s.len() as i64;
     if start < 0 && end < 0 && start > end {
@@ -619,8 +626,8 @@ pub type LcsInput = Result<Option<Vec<u8>>, WrongType>;
 pub fn lcs_input(ctx: &mut Ctx<'_>, key: &[u8]) -> LcsInput {
     let mut scratch = itoa_buf::Buffer::new();
     match ctx.lookup(key) {
-        Some(e) if !e.value.is_string() => Err(WrongType),
-        e => Ok(e.map(|e| e.value.as_bytes(&mut scratch).to_vec())),
+        Some(e) if !e.is_string() => Err(WrongType),
+        e => Ok(e.map(|e| e.str_bytes(&mut scratch).to_vec())),
     }
 }
 

@@ -116,9 +116,9 @@ fn open<'c, 'a>(
                 ctx.counters.hits += 1;
             }
             if touch {
-                e.access = (now / 1000) as u32;
+                e.touch(now);
             }
-            match &mut e.value {
+            match e.value_mut() {
                 Value::ZSet(z) => Ok((Some(&mut **z), &mut ctx.reply, &mut *ctx.rng)),
                 _ => {
                     ctx.reply.error(err::WRONGTYPE);
@@ -133,7 +133,7 @@ fn open<'c, 'a>(
 fn zset_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c mut ZSet> {
     let (now, slot, db) = (ctx.now_ms, ctx.slot_of(key), ctx.db);
     match ctx.keyspace.db(db).get_mut_in(slot, key, now) {
-        Some(e) => match &mut e.value {
+        Some(e) => match e.value_mut() {
             Value::ZSet(z) => Some(&mut **z),
             _ => None,
         },
@@ -1078,7 +1078,7 @@ impl Source<'_> {
 fn source<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Source<'c> {
     let (now, slot, db) = (ctx.now_ms, ctx.slot_of(key), ctx.db);
     match ctx.keyspace.db(db).get_mut_in(slot, key, now) {
-        Some(e) => match &e.value {
+        Some(e) => match e.value() {
             Value::ZSet(z) => Source::Z(z),
             Value::Set(s) => Source::S(s),
             _ => Source::None,
@@ -1151,7 +1151,7 @@ fn setop_generic(
     // Every key is looked up (and type-checked) before the options are parsed.
     let mut lens: SmallVec<[usize; 8]> = SmallVec::with_capacity(setnum);
     for key in &keys {
-        let len = match ctx.lookup(key).map(|e| &e.value) {
+        let len = match ctx.lookup(key).map(|e| e.value()) {
             None => Some(0),
             Some(Value::ZSet(z)) => Some(z.len()),
             Some(Value::Set(s)) => Some(s.len()),

@@ -5,55 +5,21 @@
 //! Expiry is stored in the entry; lookups delete expired keys lazily and [`Db::active_expire`]
 //! reclaims the rest a bounded number of entries at a time.
 
+use crate::entry::Entry;
 use crate::events::{self, KeyEvent};
 use crate::slot::key_slot;
 use crate::value::Value;
-use hashbrown::hash_map::EntryRef;
-use hashbrown::HashMap;
+use hashbrown::hash_table::Entry as Slot;
+use hashbrown::{DefaultHashBuilder, HashTable};
+use std::hash::BuildHasher;
 
-/// A key's bytes, owned by the table; keys up to 24 bytes live inside the table's bucket, so a
-/// lookup compares them without another cache miss and storing them allocates nothing.
+/// A key's bytes outside the table (events, RANDOMKEY); up to 24 bytes are stored inline.
 pub type Key = smallvec::SmallVec<[u8; 24]>;
 
-/// What is stored under a key.
-#[derive(Clone, Debug)]
-pub struct Entry {
-    /// The value.
-    pub value: Value,
-    /// Absolute expiry in unix milliseconds; 0 = no expiry.
-    expire_at: i64,
-    /// Last access, in seconds since the unix epoch (for OBJECT IDLETIME).
-    pub access: u32,
-    /// A small integer that is not Redis's shared object (a COPY of one): OBJECT REFCOUNT 1.
-    pub unshared: bool,
-}
-
-impl Entry {
-    /// A new entry accessed at `now_ms`.
-    pub fn new(value: Value, expire_at: i64, now_ms: i64) -> Self {
-        Entry {
-            value,
-            expire_at,
-            access: (now_ms / 1000) as u32,
-            unshared: false,
-        }
-    }
-    /// Absolute expiry in unix milliseconds, if any.
-    #[inline]
-    pub fn expire_at(&self) -> Option<i64> {
-        (self.expire_at != 0).then_some(self.expire_at)
-    }
-    #[inline]
-    fn is_expired(&self, now_ms: i64) -> bool {
-        // Redis: a key is expired once now > when.
-        self.expire_at != 0 && now_ms > self.expire_at
-    }
-}
-
-/// One table of one slot.
+/// One table of one slot: a pointer per key to the key's record.
 #[derive(Default, Debug)]
 struct SlotTable {
-    map: HashMap<Key, Entry>,
+    map: HashTable<Entry>,
     volatile: usize,
 }
 
@@ -73,6 +39,7 @@ pub struct Db {
     pub notify: u32,
     /// Events recorded since the runtime last took them, in order.
     pub events: Vec<KeyEvent>,
+    hasher: DefaultHashBuilder,
 }
 
 impl Db {
@@ -90,6 +57,7 @@ impl Db {
             id: 0,
             notify: 0,
             events: Vec::new(),
+            hasher: DefaultHashBuilder::default(),
         }
     }
 
@@ -172,10 +140,11 @@ impl Db {
     pub fn get_mut_in(&mut self, slot: u16, key: &[u8], now_ms: i64) -> Option<&mut Entry> {
         debug_assert_eq!(slot, key_slot(key));
         let t = self.index(slot);
+        let hash = self.hasher.hash_one(key);
         let table = &mut self.tables[t];
-        match table.map.entry_ref(key) {
-            EntryRef::Vacant(_) => None,
-            EntryRef::Occupied(o) => {
+        match table.map.find_entry(hash, |e| e.key() == key) {
+            Err(_) => None,
+            Ok(o) => {
                 if o.get().is_expired(now_ms) {
                     o.remove();
                     table.volatile -= 1;
@@ -208,20 +177,25 @@ impl Db {
         debug_assert_eq!(slot, key_slot(key));
         self.note_creation(slot, key, now_ms);
         let t = self.index(slot);
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(key);
         let table = &mut self.tables[t];
-        match table.map.entry_ref(key) {
-            EntryRef::Occupied(o) => {
+        match table
+            .map
+            .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
+        {
+            Slot::Occupied(o) => {
                 let e = o.into_mut();
                 if e.is_expired(now_ms) {
                     table.volatile -= 1;
                     self.volatile -= 1;
-                    *e = Entry::new(make(), 0, now_ms);
+                    *e = Entry::new(key, make(), 0, now_ms);
                 }
                 e
             }
-            EntryRef::Vacant(v) => {
+            Slot::Vacant(v) => {
                 self.keys += 1;
-                v.insert(Entry::new(make(), 0, now_ms))
+                v.insert(Entry::new(key, make(), 0, now_ms)).into_mut()
             }
         }
     }
@@ -255,17 +229,22 @@ impl Db {
         debug_assert_eq!(slot, key_slot(key));
         self.note_creation(slot, key, now_ms);
         let t = self.index(slot);
+        let hasher = &self.hasher;
+        let hash = hasher.hash_one(key);
         let table = &mut self.tables[t];
-        let entry = Entry::new(value, expire_at, now_ms);
+        let entry = Entry::new(key, value, expire_at, now_ms);
         let new_volatile = (expire_at != 0) as usize;
-        match table.map.entry_ref(key) {
-            EntryRef::Occupied(mut o) => {
-                let old_volatile = (o.get().expire_at != 0) as usize;
+        match table
+            .map
+            .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
+        {
+            Slot::Occupied(mut o) => {
+                let old_volatile = o.get().expire_at().is_some() as usize;
                 *o.get_mut() = entry;
                 table.volatile = table.volatile + new_volatile - old_volatile;
                 self.volatile = self.volatile + new_volatile - old_volatile;
             }
-            EntryRef::Vacant(v) => {
+            Slot::Vacant(v) => {
                 v.insert(entry);
                 table.volatile += new_volatile;
                 self.volatile += new_volatile;
@@ -278,9 +257,8 @@ impl Db {
     pub fn replace_value(&mut self, key: &[u8], value: Value, now_ms: i64) {
         match self.get_mut(key, now_ms) {
             Some(e) => {
-                e.value = value;
-                e.unshared = false;
-                e.access = (now_ms / 1000) as u32;
+                e.set_value(value);
+                e.touch(now_ms);
             }
             None => self.insert(key, value, 0, now_ms),
         }
@@ -289,10 +267,15 @@ impl Db {
     /// Removes a key (expired or not) and returns its entry if it was live.
     pub fn remove(&mut self, key: &[u8], now_ms: i64) -> Option<Entry> {
         let t = self.table_index(key);
+        let hash = self.hasher.hash_one(key);
         let table = &mut self.tables[t];
-        let e = table.map.remove(key)?;
+        let (e, _) = table
+            .map
+            .find_entry(hash, |e| e.key() == key)
+            .ok()?
+            .remove();
         self.keys -= 1;
-        if e.expire_at != 0 {
+        if e.expire_at().is_some() {
             table.volatile -= 1;
             self.volatile -= 1;
         }
@@ -306,16 +289,13 @@ impl Db {
     /// Sets (`Some`) or removes (`None`) the expiry of a live key; returns whether it changed.
     pub fn set_expire(&mut self, key: &[u8], expire_at: Option<i64>, now_ms: i64) -> bool {
         let t = self.table_index(key);
-        if self.get_mut(key, now_ms).is_none() {
-            return false;
-        }
-        let table = &mut self.tables[t];
-        let Some(e) = table.map.get_mut(key) else {
+        let Some(e) = self.get_mut(key, now_ms) else {
             return false;
         };
         let new = expire_at.unwrap_or(0);
-        let was = e.expire_at != 0;
-        e.expire_at = new;
+        let was = e.expire_at().is_some();
+        e.set_expire_raw(new);
+        let table = &mut self.tables[t];
         match (was, new != 0) {
             (false, true) => {
                 table.volatile += 1;
@@ -333,7 +313,7 @@ impl Db {
     /// Removes every key.
     pub fn clear(&mut self) {
         for t in &mut self.tables {
-            t.map = HashMap::new();
+            t.map = HashTable::new();
             t.volatile = 0;
         }
         self.keys = 0;
@@ -343,9 +323,9 @@ impl Db {
     /// Calls `f` for every live key of the slot with its entry.
     pub fn for_each_in_slot(&self, slot: u16, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
         if let Some(t) = self.tables.get(self.index(slot)) {
-            for (k, e) in &t.map {
+            for e in &t.map {
                 if !e.is_expired(now_ms) {
-                    f(k, e);
+                    f(e.key(), e);
                 }
             }
         }
@@ -354,9 +334,9 @@ impl Db {
     /// Calls `f` for every live key.
     pub fn for_each(&self, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
         for t in &self.tables {
-            for (k, e) in &t.map {
+            for e in &t.map {
                 if !e.is_expired(now_ms) {
-                    f(k, e);
+                    f(e.key(), e);
                 }
             }
         }
@@ -375,11 +355,11 @@ impl Db {
                 .find(|&i| !self.tables[i].map.is_empty())?;
             let table = &self.tables[t];
             let pick = (rand() % table.map.len() as u64) as usize;
-            let (k, e) = table.map.iter().nth(pick)?;
+            let e = table.map.iter().nth(pick)?;
+            let k = Key::from_slice(e.key());
             if !e.is_expired(now_ms) {
-                return Some(k.clone());
+                return Some(k);
             }
-            let k = k.clone();
             self.remove(&k, now_ms);
         }
         None
@@ -408,7 +388,7 @@ impl Db {
             let mut removed_volatile = 0;
             let log = (self.notify & events::EXPIRED != 0).then_some((&mut self.events, self.id));
             let mut log = log;
-            table.map.retain(|k, e| {
+            table.map.retain(|e| {
                 let dead = e.is_expired(now_ms);
                 removed_volatile += dead as usize;
                 if dead {
@@ -416,7 +396,7 @@ impl Db {
                         events.push(KeyEvent {
                             db: *db,
                             name: "expired",
-                            key: k.clone(),
+                            key: Key::from_slice(e.key()),
                         });
                     }
                 }

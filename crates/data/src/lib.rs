@@ -2,6 +2,7 @@
 //! table per owned slot per database) and expiry. Pure: no I/O, no threads.
 
 pub mod dict;
+pub mod entry;
 pub mod events;
 pub mod glob;
 pub mod hash;
@@ -18,9 +19,10 @@ pub mod value;
 pub mod zset;
 
 pub use dict::{Dict, Elem};
+pub use entry::Entry;
 pub use events::KeyEvent;
 pub use hash::Hash;
-pub use keyspace::{Db, Entry, Keyspace};
+pub use keyspace::{Db, Keyspace};
 pub use list::List;
 pub use listpack::Listpack;
 pub use set::Set;

@@ -3,7 +3,8 @@
 //! is a linear scan, which for the few hundred short entries a listpack may hold is faster than
 //! hashing and costs a few bytes an entry instead of a table slot and an allocation.
 
-/// A packed list of byte strings.
+/// A packed list of byte strings. Its buffer is sized exactly, as Redis reallocates a listpack
+/// on every insert: a small hash costs its bytes, not up to twice as many.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Listpack {
     buf: Vec<u8>,
@@ -92,6 +93,7 @@ impl Listpack {
     pub fn insert(&mut self, pos: Pos, v: &[u8]) {
         let mut head = smallvec::SmallVec::<[u8; 10]>::new();
         encode_len(v.len(), &mut head);
+        self.buf.reserve_exact(head.len() + v.len());
         self.buf
             .splice(pos..pos, head.iter().copied().chain(v.iter().copied()));
         self.len += 1;
@@ -101,6 +103,7 @@ impl Listpack {
     pub fn push(&mut self, v: &[u8]) {
         let mut head = smallvec::SmallVec::<[u8; 10]>::new();
         encode_len(v.len(), &mut head);
+        self.buf.reserve_exact(head.len() + v.len());
         self.buf.extend_from_slice(&head);
         self.buf.extend_from_slice(v);
         self.len += 1;
@@ -131,6 +134,8 @@ impl Listpack {
         }
         let mut head = smallvec::SmallVec::<[u8; 10]>::new();
         encode_len(v.len(), &mut head);
+        self.buf
+            .reserve_exact((head.len() + v.len()).saturating_sub(after - pos));
         self.buf
             .splice(pos..after, head.iter().copied().chain(v.iter().copied()));
     }

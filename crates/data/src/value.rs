@@ -20,14 +20,18 @@ pub enum Value {
     Raw(Vec<u8>),
     /// A list.
     List(Box<List>),
-    /// A hash.
-    Hash(Box<Hash>),
+    /// A hash (unboxed: a small hash is a listpack, and its record then holds the listpack's
+    /// pointer directly).
+    Hash(Hash),
     /// A set.
     Set(Box<Set>),
     /// A sorted set.
     ZSet(Box<ZSet>),
     /// A stream.
     Stream(Box<Stream>),
+    /// What [`crate::Entry::value`] shows for a string whose bytes its key's record keeps:
+    /// read them with [`crate::Entry::str_bytes`]. Never stored.
+    InRecord,
 }
 
 /// The Redis type of a value, as TYPE names it.
@@ -96,7 +100,7 @@ impl Value {
     /// The value's type.
     pub fn value_type(&self) -> ValueType {
         match self {
-            Value::Int(_) | Value::Embstr(_) | Value::Raw(_) => ValueType::String,
+            Value::Int(_) | Value::Embstr(_) | Value::Raw(_) | Value::InRecord => ValueType::String,
             Value::List(_) => ValueType::List,
             Value::Hash(_) => ValueType::Hash,
             Value::Set(_) => ValueType::Set,
@@ -119,7 +123,10 @@ impl Value {
     /// Whether the value is a string.
     #[inline]
     pub fn is_string(&self) -> bool {
-        matches!(self, Value::Int(_) | Value::Embstr(_) | Value::Raw(_))
+        matches!(
+            self,
+            Value::Int(_) | Value::Embstr(_) | Value::Raw(_) | Value::InRecord
+        )
     }
 
     /// The string bytes, formatting integers into `scratch`; empty for a non-string (callers
@@ -170,6 +177,8 @@ impl Value {
             Value::Set(s) => s.encoding_name(),
             Value::ZSet(z) => z.encoding_name(),
             Value::Stream(s) => s.encoding_name(),
+            // Entry::encoding_name answers for strings kept in a record.
+            Value::InRecord => "embstr",
         }
     }
 

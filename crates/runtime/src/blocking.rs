@@ -124,7 +124,7 @@ impl Shard {
             .keyspace
             .db(db)
             .get_mut(&key, now)
-            .map(|e| e.value.value_type())
+            .map(|e| e.value_type())
         else {
             return;
         };

@@ -861,7 +861,7 @@ pub fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, job: GatherJob, client: C
                     .map(|k| {
                         let st = db
                             .get_mut(&k, now)
-                            .map(|e| (e.value.clone(), e.expire_at().unwrap_or(0)));
+                            .map(|e| (e.to_value(), e.expire_at().unwrap_or(0)));
                         (k, st)
                     })
                     .collect();
@@ -972,7 +972,7 @@ pub fn gather_body(sh: &mut Shard, id: ConnId, tx: Tx, job: GatherJob, client: C
                 let new = scratch
                     .db(client.db)
                     .get_mut(&k, now)
-                    .map(|e| (e.value.clone(), e.expire_at().unwrap_or(0)));
+                    .map(|e| (e.to_value(), e.expire_at().unwrap_or(0)));
                 // A rewrite that changes only the encoding (SUNIONSTORE a a b turning a table
                 // of integers into an intset) is a change too.
                 let same = new == old
