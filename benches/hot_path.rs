@@ -212,7 +212,7 @@ fn keyspace(c: &mut Criterion<ThreadCpuTime>) {
             let (k, s) = &hits[i & mask];
             i += 1;
             match db.get_mut_in(*s, black_box(k), NOW) {
-                Some(e) => e.value.str_len(),
+                Some(e) => e.str_len(),
                 None => unreachable!(),
             }
         })

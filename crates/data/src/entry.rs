@@ -6,7 +6,7 @@
 //! the table holds one pointer per key. Every other value (integers, strings modified in place,
 //! collections) is stored as a [`Value`] in the record.
 //!
-//! Layout (8-byte aligned):
+//! Layout (the allocation is 8-byte aligned):
 //!
 //! ```text
 //! 0   access: u32      last access, seconds since the unix epoch (OBJECT IDLETIME)
@@ -14,9 +14,9 @@
 //! 5   klen: u8         key length, when not LONG
 //! 6   vlen: u16        inline string length, when not LONG
 //! 8   [klen: u32, vlen: u32]   when LONG (a key over 255 bytes or a string over 65535)
-//! ..  [expire_at: i64]         when EXPIRE
-//! ..  payload: vlen bytes, or a Value
-//! ..  key bytes
+//! ..  key bytes                right after the header: a probe compares them in its first line
+//! ..  [expire_at: i64]         when EXPIRE (unaligned)
+//! ..  payload: vlen bytes, or a Value (aligned to 8)
 //! ```
 
 use crate::value::{itoa_buf, Value, ValueType};
@@ -72,26 +72,29 @@ struct Shape {
 impl Shape {
     #[inline]
     fn of(flags: u8, klen: usize, vlen: usize) -> Shape {
-        let mut off = HEADER;
-        if flags & LONG != 0 {
-            off += 8;
-        }
-        let expire = off;
+        let key = if flags & LONG != 0 {
+            HEADER + 8
+        } else {
+            HEADER
+        };
+        let expire = key + klen;
+        let mut payload = expire;
         if flags & EXPIRE != 0 {
-            off += 8;
+            payload += 8;
         }
         let plen = if flags & KIND_MASK >= KIND_VALUE {
+            payload = payload.next_multiple_of(ALIGN);
             std::mem::size_of::<Value>()
         } else {
             vlen
         };
         Shape {
             expire,
-            payload: off,
-            key: off + plen,
+            payload,
+            key,
             klen,
             vlen,
-            size: off + plen + klen,
+            size: payload + plen,
         }
     }
 }
@@ -141,8 +144,8 @@ impl Entry {
         let shape = Shape::of(flags, key.len(), vlen);
         let layout = Self::layout(shape.size);
         // SAFETY: the layout is non-zero (the header alone is 8 bytes); every write below stays
-        // inside the `shape.size` bytes allocated, at offsets aligned for their types (the
-        // header, lengths, expiry and Value all start at multiples of 8).
+        // inside the `shape.size` bytes allocated, at offsets aligned for their types (header,
+        // lengths and Value at multiples of 8; the expiry is written unaligned).
         unsafe {
             let base = alloc(layout);
             if base.is_null() {
@@ -159,7 +162,9 @@ impl Entry {
                 base.add(HEADER + 4).cast::<u32>().write(vlen as u32);
             }
             if expire_at != 0 {
-                base.add(shape.expire).cast::<i64>().write(expire_at);
+                base.add(shape.expire)
+                    .cast::<i64>()
+                    .write_unaligned(expire_at);
             }
             match payload {
                 Payload::Str(b, _) => {
@@ -233,8 +238,8 @@ impl Entry {
     pub fn expire_at(&self) -> Option<i64> {
         (self.header().flags & EXPIRE != 0).then(|| {
             let s = self.shape();
-            // SAFETY: an EXPIRE record holds its expiry at `s.expire`.
-            unsafe { self.base().add(s.expire).cast::<i64>().read() }
+            // SAFETY: an EXPIRE record holds its expiry at `s.expire`, unaligned.
+            unsafe { self.base().add(s.expire).cast::<i64>().read_unaligned() }
         })
     }
 
@@ -305,6 +310,55 @@ impl Entry {
         unsafe { &mut *self.base().add(s.payload).cast::<Value>() }
     }
 
+    /// Replaces value and expiry (SET over an existing key): in place when the new value has
+    /// the old one's layout (a string of the same length, or a Value for a Value), else in a new
+    /// record. Accessed at `now_ms`.
+    pub fn replace(&mut self, value: Value, expire_at: i64, now_ms: i64) {
+        let same_expiry = (self.header().flags & EXPIRE != 0) == (expire_at != 0);
+        let fits = same_expiry
+            && match (&value, self.kind()) {
+                (Value::Embstr(b), KIND_EMBSTR | KIND_RAW) => b.len() == self.shape().vlen,
+                (Value::Raw(b), KIND_EMBSTR | KIND_RAW) => b.len() == self.shape().vlen,
+                (Value::Embstr(_) | Value::Raw(_) | Value::InRecord, _) => false,
+                (_, kind) => kind == KIND_VALUE,
+            };
+        if !fits {
+            let key_entry = Self::new(self.key(), value, expire_at, now_ms);
+            *self = key_entry;
+            return;
+        }
+        let s = self.shape();
+        // SAFETY: the new value has this record's layout: string bytes of the same length, or a
+        // Value in the Value slot (assignment drops the old one); an expiry slot exists exactly
+        // when `expire_at` is set.
+        unsafe {
+            match value {
+                Value::Embstr(b) => self.write_str(s, &b, KIND_EMBSTR),
+                Value::Raw(b) => self.write_str(s, &b, KIND_RAW),
+                v => *self.base().add(s.payload).cast::<Value>() = v,
+            }
+            if expire_at != 0 {
+                self.base()
+                    .add(s.expire)
+                    .cast::<i64>()
+                    .write_unaligned(expire_at);
+            }
+        }
+        let h = self.header_mut();
+        h.flags &= !UNSHARED;
+        h.access = (now_ms / 1000) as u32;
+    }
+
+    /// Overwrites an inline string of the same length and sets its encoding.
+    ///
+    /// # Safety
+    /// The record must hold an inline string of `b.len()` bytes.
+    unsafe fn write_str(&mut self, s: Shape, b: &[u8], kind: u8) {
+        std::ptr::copy_nonoverlapping(b.as_ptr(), self.base().add(s.payload), b.len());
+        let h = self.header_mut();
+        h.flags = (h.flags & !KIND_MASK) | kind;
+    }
+
     /// Replaces the value, keeping key, expiry and access time; the value becomes shared again.
     pub fn set_value(&mut self, value: Value) {
         self.set_unshared(false);
@@ -336,8 +390,13 @@ impl Entry {
         let has = self.header().flags & EXPIRE != 0;
         if has && expire_at != 0 {
             let s = self.shape();
-            // SAFETY: an EXPIRE record holds its expiry at `s.expire`.
-            unsafe { self.base().add(s.expire).cast::<i64>().write(expire_at) };
+            // SAFETY: an EXPIRE record holds its expiry at `s.expire`, unaligned.
+            unsafe {
+                self.base()
+                    .add(s.expire)
+                    .cast::<i64>()
+                    .write_unaligned(expire_at)
+            };
             return;
         }
         if !has && expire_at == 0 {
@@ -543,5 +602,30 @@ mod tests {
         assert_eq!(e.refcount(), 1);
         e.set_value(Value::string(b"x"));
         assert_eq!((e.unshared(), e.str_len(), e.key()), (false, 1, &key[..]));
+    }
+
+    #[test]
+    fn replace_in_place_and_not() {
+        let mut s = itoa_buf::Buffer::new();
+        let mut e = Entry::new(b"key", Value::string(b"abc"), 0, 0);
+        let before = e.base();
+        e.replace(Value::string(b"xyz"), 0, 9000);
+        assert_eq!(
+            (e.base(), e.str_bytes(&mut s), e.access()),
+            (before, &b"xyz"[..], 9)
+        );
+        e.replace(Value::string(b"longer"), 5, 0);
+        assert_eq!(
+            (e.str_bytes(&mut s), e.expire_at()),
+            (&b"longer"[..], Some(5))
+        );
+        e.replace(Value::string(&[b'r'; 50]), 6, 0);
+        assert_eq!((e.encoding_name(), e.expire_at()), ("raw", Some(6)));
+        e.replace(Value::Int(7), 0, 0);
+        e.replace(Value::Int(8), 0, 0);
+        assert_eq!(
+            (e.str_bytes(&mut s), e.expire_at(), e.key()),
+            (&b"8"[..], None, &b"key"[..])
+        );
     }
 }

@@ -232,7 +232,6 @@ impl Db {
         let hasher = &self.hasher;
         let hash = hasher.hash_one(key);
         let table = &mut self.tables[t];
-        let entry = Entry::new(key, value, expire_at, now_ms);
         let new_volatile = (expire_at != 0) as usize;
         match table
             .map
@@ -240,12 +239,12 @@ impl Db {
         {
             Slot::Occupied(mut o) => {
                 let old_volatile = o.get().expire_at().is_some() as usize;
-                *o.get_mut() = entry;
+                o.get_mut().replace(value, expire_at, now_ms);
                 table.volatile = table.volatile + new_volatile - old_volatile;
                 self.volatile = self.volatile + new_volatile - old_volatile;
             }
             Slot::Vacant(v) => {
-                v.insert(entry);
+                v.insert(Entry::new(key, value, expire_at, now_ms));
                 table.volatile += new_volatile;
                 self.volatile += new_volatile;
                 self.keys += 1;
