@@ -29,6 +29,9 @@ struct Cli {
     /// Number of shards (threads, one per core); default: all available cores.
     #[arg(long)]
     shards: Option<usize>,
+    /// Number of shards that accept connections (the first ones); default: all.
+    #[arg(long)]
+    listen_shards: Option<usize>,
     /// Password clients must AUTH with.
     #[arg(long)]
     requirepass: Option<String>,
@@ -101,10 +104,11 @@ fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
             .map_err(|e| ConfigError(format!("cannot read configuration file '{path}': {e}")))?;
         config.load_file(&text, path)?;
     }
-    let flags: [(&str, Option<String>); 24] = [
+    let flags: [(&str, Option<String>); 25] = [
         ("port", cli.port.map(|v| v.to_string())),
         ("bind", cli.bind.clone()),
         ("shards", cli.shards.map(|v| v.to_string())),
+        ("listen-shards", cli.listen_shards.map(|v| v.to_string())),
         ("requirepass", cli.requirepass.clone()),
         ("databases", cli.databases.map(|v| v.to_string())),
         ("maxclients", cli.maxclients.map(|v| v.to_string())),

@@ -1,5 +1,6 @@
 //! Multi-shard behaviour (4 shards): multi-key and keyspace-wide commands over keys on many
-//! slots, compared with a real redis-server; an MSET/MGET/DEL atomicity race; CLUSTER KEYSLOT.
+//! slots, compared with a real redis-server; an MSET/MGET/DEL atomicity race; CLUSTER KEYSLOT;
+//! listen-shards.
 
 mod suite;
 
@@ -578,4 +579,41 @@ fn cluster_keyslot_matches_redis() {
         );
         assert_eq!(show(&a.cmd(cmd)), show(&y), "{cmd:?}");
     }
+}
+
+/// A key name tagged so that its slot is owned by shard `shard` of `shards` (even split).
+fn key_on_shard(shard: usize, shards: usize) -> String {
+    (0..)
+        .map(|i| format!("k{{t{i}}}"))
+        .find(|k| key_slot(k.as_bytes()) as usize * shards / 16384 == shard)
+        .unwrap_or_default()
+}
+
+/// listen-shards 1: every connection lives on shard 0, which a script's undeclared key shows
+/// (scripts reach undeclared keys only on their own shard). With every shard listening, the
+/// connections spread, and some land on shard 1.
+#[test]
+fn listen_shards_keeps_connections_on_the_first_shards() {
+    if suite::against_redis() {
+        return; // a Shoal setting; Redis has one thread.
+    }
+    let (on0, on1) = (key_on_shard(0, 2), key_on_shard(1, 2));
+    let script = |k: &str| format!("return redis.call('set', '{k}', 1)");
+    let s = Server::shoal_with(&["--shards", "2", "--listen-shards", "1"]);
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "listen-shards"]),
+        b"*2\r\n$13\r\nlisten-shards\r\n$1\r\n1\r\n"
+    );
+    for _ in 0..16 {
+        let mut c = s.conn();
+        assert_eq!(c.cmd(&["EVAL", &script(&on0), "0"]), b"+OK\r\n");
+        let r = show(&c.cmd(&["EVAL", &script(&on1), "0"]));
+        assert!(r.contains("non local key"), "{r}");
+    }
+    let s = Server::shoal(2);
+    let homes: BTreeSet<bool> = (0..32)
+        .map(|_| s.conn().cmd(&["EVAL", &script(&on0), "0"]) == b"+OK\r\n")
+        .collect();
+    assert_eq!(homes, BTreeSet::from([false, true]), "connections on both shards");
 }

@@ -22,6 +22,9 @@ pub struct Config {
     pub bind: Vec<String>,
     /// Number of shards (threads); 0 = all available cores.
     pub shards: usize,
+    /// Number of shards that accept connections (the first ones); 0 = all. The others only
+    /// serve their slots to the shards that do (cores kept for data, or hop measurements).
+    pub listen_shards: usize,
     pub requirepass: Option<String>,
     pub databases: usize,
     pub maxclients: usize,
@@ -117,6 +120,7 @@ impl Default for Config {
             port: 6379,
             bind: vec!["127.0.0.1".into()],
             shards: 0,
+            listen_shards: 0,
             requirepass: None,
             databases: 16,
             maxclients: 10000,
@@ -187,6 +191,7 @@ pub const NAMES: &[&str] = &[
     "port",
     "bind",
     "shards",
+    "listen-shards",
     "requirepass",
     "databases",
     "maxclients",
@@ -332,6 +337,7 @@ impl Config {
             "port" => self.port = value.parse().map_err(|_| bad())?,
             "bind" => self.bind = value.split_whitespace().map(String::from).collect(),
             "shards" => self.shards = value.parse().map_err(|_| bad())?,
+            "listen-shards" => self.listen_shards = value.parse().map_err(|_| bad())?,
             "requirepass" => {
                 self.requirepass = (!value.is_empty()).then(|| value.to_string());
             }
@@ -433,6 +439,7 @@ impl Config {
             "port" => self.port.to_string(),
             "bind" => self.bind.join(" "),
             "shards" => self.shards.to_string(),
+            "listen-shards" => self.listen_shards.to_string(),
             "requirepass" => self.requirepass.clone().unwrap_or_default(),
             "databases" => self.databases.to_string(),
             "maxclients" => self.maxclients.to_string(),

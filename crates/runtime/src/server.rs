@@ -186,12 +186,19 @@ pub fn run(config: Config) -> io::Result<()> {
         };
         addrs.push(SocketAddr::new(ip, config.port));
     }
-    // Every shard binds every address itself (SO_REUSEPORT spreads connections over shards).
+    // Every listening shard binds every address itself (SO_REUSEPORT spreads connections
+    // over them).
+    let listening = match config.listen_shards {
+        0 => shards,
+        n => n.min(shards),
+    };
     let mut listeners: Vec<Vec<RawFd>> = vec![];
-    for _ in 0..shards {
+    for s in 0..shards {
         let mut v = vec![];
-        for a in &addrs {
-            v.push(listen(*a)?);
+        if s < listening {
+            for a in &addrs {
+                v.push(listen(*a)?);
+            }
         }
         listeners.push(v);
     }
