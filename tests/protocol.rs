@@ -1095,3 +1095,31 @@ fn client_library() {
     assert_eq!((a, b), (49, None));
     assert_eq!(shoal.addr(), format!("127.0.0.1:{}", shoal.port()));
 }
+
+/// A client that pipelines a million commands (about 40 MB) faster than they run: its turns
+/// end, its receive pauses while a backlog waits, and resumes; another client is served
+/// meanwhile, and every reply comes back once and in order.
+#[test]
+fn heavy_pipeliner_is_paused_and_resumed() {
+    let s = Server::shoal(1);
+    const N: usize = 1_000_000;
+    let mut input = Vec::with_capacity(N * 40);
+    for i in 0..N {
+        input.extend_from_slice(&encode(&["SET", &format!("key:{i}"), "v"]));
+    }
+    input.extend_from_slice(&encode(&["ECHO", "end"]));
+    let mut a = s.conn();
+    a.set_reply_timeout(Duration::from_secs(60));
+    a.send_background(input);
+    let mut b = s.conn();
+    assert_eq!(b.cmd(&["PING"]), b"+PONG\r\n");
+    let replies = a.read_exact_bytes(5 * N + 9);
+    assert_eq!(replies.len(), 5 * N + 9, "all replies came back");
+    assert!(
+        replies[..5 * N].chunks(5).all(|r| r == b"+OK\r\n"),
+        "one +OK per SET"
+    );
+    assert_eq!(&replies[5 * N..], b"$3\r\nend\r\n");
+    assert_eq!(b.cmd(&["DBSIZE"]), format!(":{N}\r\n").as_bytes());
+    assert_eq!(a.cmd(&["GET", "key:999999"]), b"$1\r\nv\r\n");
+}

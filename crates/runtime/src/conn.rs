@@ -69,6 +69,12 @@ pub struct Conn {
     pub send_inflight: bool,
     pub recv_inflight: bool,
     pub queued_flush: bool,
+    /// Listed in the shard's `received` or `backlog` for a turn.
+    pub input_queued: bool,
+    /// Its last turn ended with commands left (see [`TURN`]).
+    pub turn_over: bool,
+    /// A cancel of its receive is in flight (see [`RECV_BACKLOG`]).
+    pub recv_cancelled: bool,
     pub resume_after_send: bool,
     /// When (unix ms) its unsent output went above the soft client-output-buffer-limit; 0
     /// while below.
@@ -101,6 +107,15 @@ pub struct Conn {
 /// Output beyond which a connection stops executing its pipeline until the kernel drains it.
 const OUTPUT_SOFT_LIMIT: usize = 4 << 20;
 
+/// Commands a connection runs per turn (per loop iteration) while others wait: a client that
+/// pipelines megabytes delays another client's command by one turn (a fraction of a
+/// millisecond), not by all it sent.
+pub const TURN: u64 = 512;
+
+/// Unprocessed input past which a connection whose turn ran out stops receiving until it has
+/// caught up: the rest waits in the kernel's socket buffer, and the sender blocks, as with Redis.
+pub const RECV_BACKLOG: usize = 1 << 20;
+
 impl Conn {
     /// A fresh connection.
     pub fn new(fd: i32, id: ConnId, client_id: u64, now_ms: i64) -> Conn {
@@ -118,6 +133,9 @@ impl Conn {
             send_inflight: false,
             recv_inflight: false,
             queued_flush: false,
+            input_queued: false,
+            turn_over: false,
+            recv_cancelled: false,
             resume_after_send: false,
             soft_over_since: 0,
             early_wake: None,
@@ -186,6 +204,7 @@ impl Shard {
             }
             return;
         }
+        c.turn_over = false;
         let mut inbuf = std::mem::take(&mut c.inbuf);
         let mut parser = std::mem::take(&mut c.parser);
         let mut rpos = c.rpos;
@@ -201,6 +220,16 @@ impl Shard {
                 c.resume_after_send = true;
                 if !c.send_inflight {
                     self.start_send(id);
+                }
+                break;
+            }
+            if executed >= TURN {
+                // Its turn is over: replies so far go out with this iteration, and everyone
+                // else's input is served before its next commands.
+                c.turn_over = true;
+                if !c.input_queued {
+                    c.input_queued = true;
+                    self.backlog.push(id);
                 }
                 break;
             }

@@ -18,6 +18,8 @@ pub enum Op {
     Recv = 2,
     Send = 3,
     Wake = 4,
+    /// Cancelling a connection's receive (its completion is ignored).
+    Cancel = 5,
 }
 
 impl Token {

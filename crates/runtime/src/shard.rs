@@ -124,6 +124,12 @@ pub struct Shard {
     wake: Vec<bool>,
     /// Connections to (re)process this iteration.
     pub ready: Vec<ConnId>,
+    /// Connections whose input this iteration's receives extended, processed once each after
+    /// the completions are reaped.
+    pub received: Vec<ConnId>,
+    /// Connections that used their turn with input left: they go on next iteration, after
+    /// everyone else had a turn (see [`crate::conn::TURN`]).
+    pub backlog: Vec<ConnId>,
     /// Connections with replies to send.
     pub flush: Vec<ConnId>,
     efd_buf: Box<u64>,
@@ -189,6 +195,8 @@ impl Shard {
             batch_pool: Vec::new(),
             wake: vec![false; n],
             ready: Vec::new(),
+            received: Vec::new(),
+            backlog: Vec::new(),
             flush: Vec::new(),
             efd_buf: Box::new(0),
             cqes: Vec::with_capacity(1024),
@@ -286,7 +294,10 @@ impl Shard {
     pub fn arm_recv(&mut self, id: ConnId) {
         let bgid = self.bufs.bgid;
         let Some(c) = self.conn_mut(id) else { return };
-        if c.recv_inflight || c.closing.is_some() {
+        if c.recv_inflight
+            || c.closing.is_some()
+            || (c.turn_over && c.inbuf.len() - c.rpos > crate::conn::RECV_BACKLOG)
+        {
             return;
         }
         c.recv_inflight = true;
@@ -399,10 +410,18 @@ impl Shard {
         };
         if !io_uring::cqueue::more(flags) {
             c.recv_inflight = false;
+            c.recv_cancelled = false;
         }
         if res <= 0 {
             if let Some(bid) = bid {
                 self.bufs.recycle(bid);
+            }
+            if res == -libc::ECANCELED {
+                // Paused while its backlog drains (see RECV_BACKLOG); process_conn re-arms it.
+                if c.closing.is_some() {
+                    self.close_if_idle(id);
+                }
+                return;
             }
             if res == -libc::ENOBUFS || res == -libc::EINTR || res == -libc::EAGAIN {
                 // Out of provided buffers (or interrupted): re-arm once this iteration is done.
@@ -418,6 +437,10 @@ impl Shard {
             } else {
                 crate::conn::Closing::Now
             });
+            if res == 0 && c.input_queued {
+                // Input received before the hang-up still runs in its turn, which then closes.
+                return;
+            }
             self.close_if_idle(id);
             return;
         }
@@ -437,7 +460,28 @@ impl Shard {
             self.close_if_idle(id);
             return;
         }
-        self.process_conn(id);
+        if !c.input_queued {
+            c.input_queued = true;
+            self.received.push(id);
+        }
+        if c.turn_over
+            && c.recv_inflight
+            && !c.recv_cancelled
+            && c.inbuf.len() - c.rpos > crate::conn::RECV_BACKLOG
+        {
+            // It sends faster than its turns run: stop receiving until the backlog drains, so
+            // its data waits in the socket (and the sender) rather than here.
+            c.recv_cancelled = true;
+            tracing::debug!(
+                client = c.client_id,
+                backlog = c.inbuf.len() - c.rpos,
+                "receive paused until the backlog drains"
+            );
+            let e = opcode::AsyncCancel::new(Token::new(Op::Recv, id.gen, id.idx).0)
+                .build()
+                .user_data(Token::new(Op::Cancel, id.gen, id.idx).0);
+            self.ring.push(e);
+        }
     }
 
     fn on_send(&mut self, id: ConnId, res: i32) {
@@ -653,6 +697,7 @@ impl Shard {
             // Completions.
             let mut cqes = std::mem::take(&mut self.cqes);
             self.ring.reap(&mut cqes);
+
             for &(tok, res, flags) in &cqes {
                 match tok.op() {
                     x if x == Op::Accept as u8 => self.on_accept(tok.idx() as usize, res, flags),
@@ -677,6 +722,20 @@ impl Shard {
             }
             cqes.clear();
             self.cqes = cqes;
+            // Every connection with new input gets a turn, then those with input left over from
+            // their last turn.
+            let mut turns = std::mem::take(&mut self.received);
+            turns.append(&mut self.backlog);
+            for &id in &turns {
+                if let Some(c) = self.conn_mut(id) {
+                    c.input_queued = false;
+                }
+            }
+            for &id in &turns {
+                self.process_conn(id);
+            }
+            turns.clear();
+            self.received = turns;
             // Cron and timers (their messages and replies go out with this iteration's).
             let now = Instant::now();
             if now >= self.next_cron {
@@ -721,7 +780,7 @@ impl Shard {
             }
             // Park in the kernel until a completion, a message or the next cron tick.
             let mailbox = &self.shared.mailboxes[self.id];
-            let wait = if !self.ready.is_empty() {
+            let wait = if !self.ready.is_empty() || !self.backlog.is_empty() {
                 Some(Duration::ZERO)
             } else if mailbox.park() {
                 let mut until = self.next_cron;
