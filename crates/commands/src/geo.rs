@@ -641,7 +641,7 @@ fn peek<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c ZSet> {
     let (now, slot, db) = (ctx.now_ms, ctx.slot_of(key), ctx.db);
     match ctx.keyspace.db(db).get_mut_in(slot, key, now) {
         Some(e) => match e.value() {
-            Value::ZSet(z) => Some(&**z),
+            Value::ZSet(z) => Some(z),
             _ => None,
         },
         None => None,
@@ -709,7 +709,7 @@ pub fn geoadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
         let z = ZSet::for_first_member(first, &limits);
         ctx.keyspace
             .db(db)
-            .insert_in(slot, key, Value::ZSet(Box::new(z)), 0, now);
+            .insert_in(slot, key, Value::ZSet(z), 0, now);
     }
     let f = AddFlags {
         nx,
@@ -1389,7 +1389,7 @@ fn georadius_generic(ctx: &mut Ctx<'_>, args: Args<'_>, src_idx: usize, flags: u
                 });
                 let limits = ctx.settings.limits;
                 let z = ZSet::from_sorted(&items, &limits);
-                ctx.db().insert(dst, Value::ZSet(Box::new(z)), 0, now);
+                ctx.db().insert(dst, Value::ZSet(z), 0, now);
                 ctx.signal_ready(dst);
                 ctx.dirty(returned as u64);
                 ctx.notify(ev::ZSET, store_event, dst);

@@ -162,7 +162,7 @@ pub fn sadd(ctx: &mut Ctx<'_>, args: Args<'_>) {
     let limits = ctx.settings.limits;
     let first = args.get(2);
     let Ok(e) = ctx.write_or_create(args.get(1), ValueType::Set, || {
-        Value::Set(Box::new(Set::for_member(first)))
+        Value::Set(Set::for_member(first))
     }) else {
         return;
     };
@@ -452,9 +452,8 @@ pub fn smove(ctx: &mut Ctx<'_>, args: Args<'_>) {
         delete(ctx, src);
     }
     let limits = ctx.settings.limits;
-    let Ok(e) = ctx.write_or_create(dst, ValueType::Set, || {
-        Value::Set(Box::new(Set::for_member(member)))
-    }) else {
+    let Ok(e) = ctx.write_or_create(dst, ValueType::Set, || Value::Set(Set::for_member(member)))
+    else {
         return;
     };
     let added = as_set_mut(e.value_mut()).is_some_and(|s| s.add(member, &limits));
@@ -548,7 +547,7 @@ fn store(ctx: &mut Ctx<'_>, dst: &[u8], set: Set, event: &'static str) {
         }
     } else {
         let n = set.len();
-        ctx.db().insert(dst, Value::Set(Box::new(set)), 0, now);
+        ctx.db().insert(dst, Value::Set(set), 0, now);
         ctx.reply.int(n as i64);
         ctx.dirty(1);
         ctx.notify(ev::SET, event, dst);

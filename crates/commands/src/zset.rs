@@ -119,7 +119,7 @@ fn open<'c, 'a>(
                 e.touch(now);
             }
             match e.value_mut() {
-                Value::ZSet(z) => Ok((Some(&mut **z), &mut ctx.reply, &mut *ctx.rng)),
+                Value::ZSet(z) => Ok((Some(z), &mut ctx.reply, &mut *ctx.rng)),
                 _ => {
                     ctx.reply.error(err::WRONGTYPE);
                     Err(())
@@ -134,7 +134,7 @@ fn zset_mut<'c>(ctx: &'c mut Ctx<'_>, key: &[u8]) -> Option<&'c mut ZSet> {
     let (now, slot, db) = (ctx.now_ms, ctx.slot_of(key), ctx.db);
     match ctx.keyspace.db(db).get_mut_in(slot, key, now) {
         Some(e) => match e.value_mut() {
-            Value::ZSet(z) => Some(&mut **z),
+            Value::ZSet(z) => Some(z),
             _ => None,
         },
         None => None,
@@ -270,7 +270,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, args: Args<'_>, incr: bool) {
         let z = ZSet::for_first_member(first, &limits);
         ctx.keyspace
             .db(db)
-            .insert_in(slot, key, Value::ZSet(Box::new(z)), 0, now);
+            .insert_in(slot, key, Value::ZSet(z), 0, now);
     }
     let (mut added, mut updated, mut processed) = (0i64, 0i64, 0i64);
     let mut score = 0.0;
@@ -647,7 +647,7 @@ fn store_result(ctx: &mut Ctx<'_>, dst: &[u8], items: &[(Elem, f64)], event: &'s
     }
     let limits = ctx.settings.limits;
     let z = ZSet::from_sorted(items, &limits);
-    ctx.db().insert(dst, Value::ZSet(Box::new(z)), 0, now);
+    ctx.db().insert(dst, Value::ZSet(z), 0, now);
     ctx.signal_ready(dst);
     ctx.dirty(1);
     ctx.notify(ev::ZSET, event, dst);

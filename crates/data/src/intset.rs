@@ -126,6 +126,8 @@ fn insert_sorted<T: Ord + Copy>(v: &mut Vec<T>, x: T) -> bool {
     match v.binary_search(&x) {
         Ok(_) => false,
         Err(i) => {
+            // Sized exactly, as Redis reallocates an intset on every insert.
+            v.reserve_exact(1);
             v.insert(i, x);
             true
         }

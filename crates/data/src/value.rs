@@ -1,5 +1,7 @@
 //! Values and their encodings. Strings follow Redis's three encodings (int, embstr, raw) so that
-//! OBJECT ENCODING answers as Redis does; collections are boxed so a value stays small.
+//! OBJECT ENCODING answers as Redis does. Hashes, sets and sorted sets are stored unboxed (their
+//! small encodings are one pointer to one allocation); lists and streams are boxed so a value
+//! stays at 32 bytes.
 
 use crate::numeric::parse_i64;
 use crate::{Hash, List, Set, Stream, ZSet};
@@ -23,10 +25,10 @@ pub enum Value {
     /// A hash (unboxed: a small hash is a listpack, and its record then holds the listpack's
     /// pointer directly).
     Hash(Hash),
-    /// A set.
-    Set(Box<Set>),
-    /// A sorted set.
-    ZSet(Box<ZSet>),
+    /// A set (unboxed, as hashes: a small set's record holds its intset directly).
+    Set(Set),
+    /// A sorted set (unboxed: a small one's record holds its listpack directly).
+    ZSet(ZSet),
     /// A stream.
     Stream(Box<Stream>),
     /// What [`crate::Entry::value`] shows for a string whose bytes its key's record keeps:
