@@ -628,4 +628,64 @@ mod tests {
             (&b"8"[..], None, &b"key"[..])
         );
     }
+
+    /// Random operations on records against a plain model (key, string bytes, encoding,
+    /// expiry): every accessor must agree after every step, across short and LONG layouts.
+    #[test]
+    fn random_operations_match_a_model() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut s = itoa_buf::Buffer::new();
+        for _ in 0..2000 {
+            let klen = [0, 1, 10, 255, 256, 300][rand(6) as usize];
+            let key: Vec<u8> = (0..klen).map(|i| b'a' + (i % 26) as u8).collect();
+            let mut bytes = vec![b'x'; [0, 3, 44, 45, 100, 65_535, 65_536][rand(7) as usize]];
+            let mut expire = [0, 0, 1_700_000_000_000][rand(3) as usize];
+            let mut e = Entry::new(&key, Value::string(&bytes), expire, 0);
+            for _ in 0..8 {
+                match rand(6) {
+                    0 => {
+                        bytes = vec![b'y'; [1, 2, 50, 70_000][rand(4) as usize]];
+                        expire = [0, 42][rand(2) as usize];
+                        e.replace(Value::string(&bytes), expire, 1000);
+                    }
+                    1 => {
+                        expire = [0, 7, 8][rand(3) as usize];
+                        e.set_expire_raw(expire);
+                    }
+                    2 => {
+                        e.make_raw().extend_from_slice(b"++");
+                        bytes.extend_from_slice(b"++");
+                    }
+                    3 => {
+                        e.set_value(Value::plain_string(bytes.clone()));
+                    }
+                    4 => {
+                        let v = e.to_value();
+                        let mut b = itoa_buf::Buffer::new();
+                        assert_eq!(v.as_bytes(&mut b), &bytes[..]);
+                    }
+                    _ => {
+                        e.set_unshared(true);
+                        assert!(e.unshared());
+                        e.set_unshared(false);
+                    }
+                }
+                assert_eq!(e.key(), &key[..]);
+                assert_eq!(e.str_bytes(&mut s), &bytes[..]);
+                assert_eq!(e.str_len(), bytes.len());
+                assert_eq!(e.expire_at(), (expire != 0).then_some(expire));
+                assert!(e.is_string());
+            }
+            if rand(2) == 0 {
+                let mut b = itoa_buf::Buffer::new();
+                assert_eq!(e.into_value().as_bytes(&mut b), &bytes[..]);
+            }
+        }
+    }
 }
