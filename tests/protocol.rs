@@ -1123,3 +1123,47 @@ fn heavy_pipeliner_is_paused_and_resumed() {
     assert_eq!(b.cmd(&["DBSIZE"]), format!(":{N}\r\n").as_bytes());
     assert_eq!(a.cmd(&["GET", "key:999999"]), b"$1\r\nv\r\n");
 }
+
+/// A client that pipelines more than one turn of commands (512) and then half-closes still
+/// gets every reply before the server closes: a hang-up does not drop the rest of its turns.
+#[test]
+fn long_pipeline_then_half_close_is_served_whole() {
+    let s = Server::shoal(1);
+    const N: usize = 20_000;
+    let mut input = Vec::new();
+    for i in 0..N {
+        input.extend_from_slice(&encode(&["SET", &format!("k{i}"), "v"]));
+    }
+    let want: Vec<u8> = b"+OK\r\n".repeat(N);
+    let mut c = s.conn();
+    c.send_background(input);
+    c.shutdown_write();
+    let got = c.collect(want.len(), true);
+    assert_eq!(
+        got,
+        Exchange {
+            reply: want,
+            closed: true
+        }
+    );
+    assert_eq!(s.conn().cmd(&["DBSIZE"]), format!(":{N}\r\n").as_bytes());
+}
+
+/// Big values pipelined faster than they run: the receive pauses past 1 MB of backlog, the
+/// turns may drain it before the pause takes effect, and reading resumes either way.
+#[test]
+fn big_values_pipelined_resume_after_pause() {
+    let s = Server::shoal(1);
+    const N: usize = 4000;
+    let value = "x".repeat(8192);
+    let mut input = Vec::with_capacity(N * 8300);
+    for i in 0..N {
+        input.extend_from_slice(&encode(&["SET", &format!("big:{i}"), &value]));
+    }
+    let mut c = s.conn();
+    c.set_reply_timeout(Duration::from_secs(60));
+    c.send_background(input);
+    let replies = c.read_exact_bytes(5 * N);
+    assert_eq!(replies, b"+OK\r\n".repeat(N));
+    assert_eq!(c.cmd(&["STRLEN", "big:3999"]), b":8192\r\n");
+}

@@ -41,6 +41,12 @@ const LONG: u8 = 1 << 4;
 
 const HEADER: usize = 8;
 const ALIGN: usize = 8;
+// A Value in a record sits at a multiple of ALIGN, and records move between threads.
+const _: () = assert!(std::mem::align_of::<Value>() <= ALIGN);
+const _: fn() = || {
+    fn send<T: Send>() {}
+    send::<Value>();
+};
 
 #[repr(C)]
 struct Header {

@@ -417,9 +417,13 @@ impl Shard {
                 self.bufs.recycle(bid);
             }
             if res == -libc::ECANCELED {
-                // Paused while its backlog drains (see RECV_BACKLOG); process_conn re-arms it.
+                // Paused while its backlog drains (see RECV_BACKLOG). Its turns may already
+                // have caught up: arm_recv re-arms it unless the pause still holds, and then
+                // the connection is listed for a turn, whose end re-arms it.
                 if c.closing.is_some() {
                     self.close_if_idle(id);
+                } else {
+                    self.arm_recv(id);
                 }
                 return;
             }
@@ -512,12 +516,13 @@ impl Shard {
         }
         c.send_off = 0;
         c.sending.clear();
-        if c.closing.is_some() {
-            self.close_if_idle(id);
-        } else if c.resume_after_send {
-            // The client was paused because its output grew large; continue its pipeline.
+        if c.resume_after_send && c.closing.is_none_or(|x| x == crate::conn::Closing::Eof) {
+            // The client was paused because its output grew large; continue its pipeline (a
+            // client that hung up still gets what it sent before).
             c.resume_after_send = false;
             self.ready.push(id);
+        } else if c.closing.is_some() {
+            self.close_if_idle(id);
         }
     }
 
@@ -533,6 +538,9 @@ impl Shard {
         let Some(c) = self.conn_mut(id) else { return };
         if c.pending.is_some() {
             return; // finishes its cross-shard work first; closed when it resumes
+        }
+        if c.closing == Some(crate::conn::Closing::Eof) && (c.turn_over || c.resume_after_send) {
+            return; // runs what it sent before hanging up first; its last turn closes it
         }
         if c.closing.is_some_and(|x| x.flushes())
             && (!c.out.is_empty() || c.send_off < c.sending.len())
