@@ -24,18 +24,12 @@ import argparse
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
-HOST = "127.0.0.1"
-
-
-def free_port():
-    s = socket.socket()
-    s.bind((HOST, 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from load import HOST, free_port  # noqa: E402  (shared with the load benchmark)
 
 
 def enc(*args):

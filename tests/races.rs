@@ -327,6 +327,48 @@ fn add(counts: &mut Counts, item: usize, place: usize, n: i64) {
     *counts.entry((item, place)).or_insert(0) += n;
 }
 
+/// The elements of every container, read by one MULTI of `read` commands (one per container,
+/// in order), tallied as `(item, container) -> copies`; every element must be a known item
+/// (`index`) and every item must be there exactly `copies` times in all. `names` name the
+/// items in messages.
+fn tally(
+    c: &mut Conn,
+    label: &str,
+    what: &str,
+    read: &[Vec<String>],
+    index: &BTreeMap<Vec<u8>, usize>,
+    names: &[String],
+    copies: i64,
+) -> Counts {
+    let mut counts = Counts::new();
+    let mut per_item = vec![0; names.len()];
+    let cmd = read[0][0].as_str();
+    for (p, r) in multi(c, label, read).into_iter().enumerate() {
+        for e in bulks(label, cmd, r) {
+            let Some(&i) = index.get(&e) else {
+                panic!(
+                    "{label}: {what}: unknown element {} in {}",
+                    show(&e),
+                    read[p][1]
+                )
+            };
+            add(&mut counts, i, p, 1);
+            per_item[i] += 1;
+        }
+    }
+    let wrong: Vec<String> = per_item
+        .iter()
+        .enumerate()
+        .filter(|(_, &n)| n != copies)
+        .map(|(i, n)| format!("{} {n} times", names[i]))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "{label}: {what}: elements not there {copies} times: {wrong:?}"
+    );
+    counts
+}
+
 /// The flow check: for every item and place, the copies there at the start, plus the moves in,
 /// minus the moves out that the server acknowledged, must be the copies there at the end.
 fn check_flow(label: &str, what: &str, initial: &Counts, net: &Counts, fin: &Counts) {
@@ -606,34 +648,12 @@ fn smove_keeps_every_member_in_exactly_one_set() {
         }
         // The members of each set, from one MULTI of SMEMBERS: `(member, set) -> 1`, checking
         // that every member is in exactly one set.
+        let read: Vec<Vec<String>> = sets
+            .iter()
+            .map(|k| vec!["SMEMBERS".into(), k.clone()])
+            .collect();
         let placement = |c: &mut Conn, what: &str| -> Counts {
-            let cmds: Vec<Vec<String>> = sets
-                .iter()
-                .map(|k| vec!["SMEMBERS".into(), k.clone()])
-                .collect();
-            let mut counts = Counts::new();
-            let mut per_member = vec![0; M];
-            for (p, r) in multi(c, &label, &cmds).into_iter().enumerate() {
-                for m in bulks(&label, "SMEMBERS", r) {
-                    let Some(&i) = index.get(&m) else {
-                        panic!(
-                            "{label}: {what}: unknown member {} in {}",
-                            show(&m),
-                            sets[p]
-                        )
-                    };
-                    add(&mut counts, i, p, 1);
-                    per_member[i] += 1;
-                }
-            }
-            let wrong: Vec<String> = per_member
-                .iter()
-                .enumerate()
-                .filter(|(_, &n)| n != 1)
-                .map(|(i, n)| format!("{} in {n} sets", members[i]))
-                .collect();
-            assert!(wrong.is_empty(), "{label}: {what}: {wrong:?}");
-            counts
+            tally(c, &label, what, &read, &index, &members, 1)
         };
         let sunion = |c: &mut Conn, what: &str| {
             let mut got = bulks(&label, "SUNION", parse(&c.cmd(&with_keys("SUNION", &sets))));
@@ -825,37 +845,12 @@ fn list_race(test: &str, blocking: bool) {
             assert_eq!(show(&c.cmd(&args)), show(want.as_bytes()), "{label}: RPUSH");
         }
         // Every list's elements from one MULTI of LRANGEs, checking the multiset.
+        let read: Vec<Vec<String>> = lists
+            .iter()
+            .map(|k| vec!["LRANGE".into(), k.clone(), "0".into(), "-1".into()])
+            .collect();
         let contents = |c: &mut Conn, what: &str| -> Counts {
-            let cmds: Vec<Vec<String>> = lists
-                .iter()
-                .map(|k| vec!["LRANGE".into(), k.clone(), "0".into(), "-1".into()])
-                .collect();
-            let mut counts = Counts::new();
-            let mut per_value = vec![0; values_n];
-            for (p, r) in multi(c, &label, &cmds).into_iter().enumerate() {
-                for e in bulks(&label, "LRANGE", r) {
-                    let Some(&v) = index.get(&e) else {
-                        panic!(
-                            "{label}: {what}: unknown element {} in {}",
-                            show(&e),
-                            lists[p]
-                        )
-                    };
-                    add(&mut counts, v, p, 1);
-                    per_value[v] += 1;
-                }
-            }
-            let wrong: Vec<String> = per_value
-                .iter()
-                .enumerate()
-                .filter(|(_, &n)| n != COPIES)
-                .map(|(v, n)| format!("{} {n} times", values[v]))
-                .collect();
-            assert!(
-                wrong.is_empty(),
-                "{label}: {what}: elements not there {COPIES} times: {wrong:?}"
-            );
-            counts
+            tally(c, &label, what, &read, &index, &values, COPIES as i64)
         };
         let llens = |c: &mut Conn, what: &str| -> Vec<i64> {
             let cmds: Vec<Vec<String>> = lists

@@ -268,6 +268,20 @@ fn lzf_idx(h: u32) -> usize {
     ((h >> (3 * 8 - LZF_HLOG)).wrapping_sub(h.wrapping_mul(5)) as usize) & (LZF_HSIZE - 1)
 }
 
+/// Appends one literal byte to the current run, closing the run (its length byte goes in front
+/// of it) when it reaches LZF_MAX_LIT and starting the next.
+#[inline]
+fn lzf_literal(out: &mut [u8], op: &mut usize, lit: &mut usize, byte: u8) {
+    *lit += 1;
+    out[*op] = byte;
+    *op += 1;
+    if *lit == LZF_MAX_LIT {
+        out[*op - *lit - 1] = (*lit - 1) as u8;
+        *lit = 0;
+        *op += 1;
+    }
+}
+
 /// liblzf's `lzf_compress` (3.6, VERY_FAST, a 2^16-slot table starting empty): the compressed
 /// form of `input` if it fits in `out_len` bytes, `None` otherwise (or for empty input).
 ///
@@ -350,30 +364,16 @@ pub fn lzf_compress(input: &[u8], out_len: usize) -> Option<Vec<u8>> {
             if op >= out_len {
                 return None;
             }
-            lit += 1;
-            out[op] = input[ip];
-            op += 1;
+            lzf_literal(&mut out, &mut op, &mut lit, input[ip]);
             ip += 1;
-            if lit == LZF_MAX_LIT {
-                out[op - lit - 1] = (lit - 1) as u8;
-                lit = 0;
-                op += 1;
-            }
         }
     }
     if op + 3 > out_len {
         return None;
     }
     while ip < n {
-        lit += 1;
-        out[op] = input[ip];
-        op += 1;
+        lzf_literal(&mut out, &mut op, &mut lit, input[ip]);
         ip += 1;
-        if lit == LZF_MAX_LIT {
-            out[op - lit - 1] = (lit - 1) as u8;
-            lit = 0;
-            op += 1;
-        }
     }
     out[op - lit - 1] = (lit as u8).wrapping_sub(1); // end run
     op -= usize::from(lit == 0);
