@@ -17,6 +17,7 @@ pub mod pubsub;
 pub mod ring;
 pub mod server;
 pub mod shard;
+pub mod slab;
 pub mod txn;
 
 pub use config::{Config, ConfigError};

@@ -1,8 +1,10 @@
-//! Memory accounting: a counting global allocator. Each thread tallies what it allocates and
+//! The global allocator: small objects of shard threads from slabs ([`crate::slab`]), the rest
+//! from the system allocator, every byte counted. Each thread tallies what it allocates and
 //! frees; shards publish their tallies and INFO sums them (a value freed by another thread than
 //! the one that allocated it moves bytes between tallies, the sum stays exact).
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use crate::slab;
+use std::alloc::{GlobalAlloc, Layout};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -13,14 +15,15 @@ thread_local! {
 /// Bytes allocated by threads that never publish (start-up, signal thread), counted directly.
 static UNPUBLISHED: AtomicI64 = AtomicI64::new(0);
 
-/// The system allocator, counting bytes per thread.
+/// Slabs and the system allocator, counting bytes per thread.
 pub struct CountingAlloc;
 
-// SAFETY: forwards to the system allocator unchanged; only adds bookkeeping.
+// SAFETY: forwards to the slab allocator (which keeps GlobalAlloc's contract, falling back to the
+// system allocator); only adds bookkeeping.
 unsafe impl GlobalAlloc for CountingAlloc {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc(layout);
+        let p = slab::alloc(layout);
         if !p.is_null() {
             add(layout.size() as i64);
         }
@@ -28,12 +31,12 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        System.dealloc(ptr, layout);
+        slab::dealloc(ptr, layout);
         add(-(layout.size() as i64));
     }
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = System.alloc_zeroed(layout);
+        let p = slab::alloc_zeroed(layout);
         if !p.is_null() {
             add(layout.size() as i64);
         }
@@ -41,7 +44,7 @@ unsafe impl GlobalAlloc for CountingAlloc {
     }
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = System.realloc(ptr, layout, new_size);
+        let p = slab::realloc(ptr, layout, new_size);
         if !p.is_null() {
             add(new_size as i64 - layout.size() as i64);
         }

@@ -250,6 +250,7 @@ pub fn run(config: Config) -> io::Result<()> {
             .name(format!("shard-{i}"))
             .spawn(move || -> io::Result<()> {
                 pin_to_core(core);
+                crate::slab::enable();
                 shoal_commands::busy::register_thread(i);
                 let mut shard =
                     Shard::new(i, shared, ls).map_err(|e| ctx_err("io_uring setup", e))?;
