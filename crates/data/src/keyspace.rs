@@ -8,9 +8,9 @@
 use crate::entry::Entry;
 use crate::events::{self, KeyEvent};
 use crate::slot::key_slot;
+use crate::table::Table;
 use crate::value::Value;
-use hashbrown::hash_table::Entry as Slot;
-use hashbrown::{DefaultHashBuilder, HashTable};
+use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
 
 /// A key's bytes outside the table (events, RANDOMKEY); up to 24 bytes are stored inline.
@@ -19,7 +19,7 @@ pub type Key = smallvec::SmallVec<[u8; 24]>;
 /// One table of one slot: a pointer per key to the key's record.
 #[derive(Default, Debug)]
 struct SlotTable {
-    map: HashTable<Entry>,
+    map: Table<Entry>,
     volatile: usize,
 }
 
@@ -142,11 +142,11 @@ impl Db {
         let t = self.index(slot);
         let hash = self.hasher.hash_one(key);
         let table = &mut self.tables[t];
-        match table.map.find_entry(hash, |e| e.key() == key) {
-            Err(_) => None,
-            Ok(o) => {
-                if o.get().is_expired(now_ms) {
-                    o.remove();
+        match table.map.find(hash, |e| e.key() == key) {
+            None => None,
+            Some(i) => {
+                if table.map.get(i).is_expired(now_ms) {
+                    drop(table.map.remove_at(i));
                     table.volatile -= 1;
                     self.volatile -= 1;
                     self.keys -= 1;
@@ -159,7 +159,7 @@ impl Db {
                     }
                     None
                 } else {
-                    Some(o.into_mut())
+                    Some(table.map.get_mut(i))
                 }
             }
         }
@@ -182,10 +182,10 @@ impl Db {
         let table = &mut self.tables[t];
         match table
             .map
-            .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
+            .find_or_free(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
         {
-            Slot::Occupied(o) => {
-                let e = o.into_mut();
+            Ok(i) => {
+                let e = table.map.get_mut(i);
                 if e.is_expired(now_ms) {
                     table.volatile -= 1;
                     self.volatile -= 1;
@@ -193,9 +193,11 @@ impl Db {
                 }
                 e
             }
-            Slot::Vacant(v) => {
+            Err(i) => {
                 self.keys += 1;
-                v.insert(Entry::new(key, make(), 0, now_ms)).into_mut()
+                table
+                    .map
+                    .insert_at(i, hash, Entry::new(key, make(), 0, now_ms))
             }
         }
     }
@@ -235,16 +237,19 @@ impl Db {
         let new_volatile = (expire_at != 0) as usize;
         match table
             .map
-            .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
+            .find_or_free(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
         {
-            Slot::Occupied(mut o) => {
-                let old_volatile = o.get().expire_at().is_some() as usize;
-                o.get_mut().replace(value, expire_at, now_ms);
+            Ok(i) => {
+                let e = table.map.get_mut(i);
+                let old_volatile = e.expire_at().is_some() as usize;
+                e.replace(value, expire_at, now_ms);
                 table.volatile = table.volatile + new_volatile - old_volatile;
                 self.volatile = self.volatile + new_volatile - old_volatile;
             }
-            Slot::Vacant(v) => {
-                v.insert(Entry::new(key, value, expire_at, now_ms));
+            Err(i) => {
+                table
+                    .map
+                    .insert_at(i, hash, Entry::new(key, value, expire_at, now_ms));
                 table.volatile += new_volatile;
                 self.volatile += new_volatile;
                 self.keys += 1;
@@ -268,11 +273,8 @@ impl Db {
         let t = self.table_index(key);
         let hash = self.hasher.hash_one(key);
         let table = &mut self.tables[t];
-        let (e, _) = table
-            .map
-            .find_entry(hash, |e| e.key() == key)
-            .ok()?
-            .remove();
+        let i = table.map.find(hash, |e| e.key() == key)?;
+        let e = table.map.remove_at(i);
         self.keys -= 1;
         if e.expire_at().is_some() {
             table.volatile -= 1;
@@ -312,7 +314,7 @@ impl Db {
     /// Removes every key.
     pub fn clear(&mut self) {
         for t in &mut self.tables {
-            t.map = HashTable::new();
+            t.map.clear();
             t.volatile = 0;
         }
         self.keys = 0;
@@ -322,7 +324,7 @@ impl Db {
     /// Calls `f` for every live key of the slot with its entry.
     pub fn for_each_in_slot(&self, slot: u16, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
         if let Some(t) = self.tables.get(self.index(slot)) {
-            for e in &t.map {
+            for e in t.map.iter() {
                 if !e.is_expired(now_ms) {
                     f(e.key(), e);
                 }
@@ -333,7 +335,7 @@ impl Db {
     /// Calls `f` for every live key.
     pub fn for_each(&self, now_ms: i64, mut f: impl FnMut(&[u8], &Entry)) {
         for t in &self.tables {
-            for e in &t.map {
+            for e in t.map.iter() {
                 if !e.is_expired(now_ms) {
                     f(e.key(), e);
                 }

@@ -15,6 +15,7 @@ pub mod rdb;
 pub mod set;
 pub mod slot;
 pub mod stream;
+pub mod table;
 pub mod value;
 pub mod zset;
 
