@@ -50,6 +50,12 @@ struct Cli {
     /// Largest query buffer per client (e.g. 1gb).
     #[arg(long = "client-query-buffer-limit")]
     client_query_buffer_limit: Option<String>,
+    /// Commands one connection runs per turn before other connections with input get one.
+    #[arg(long = "max-commands-per-turn")]
+    max_commands_per_turn: Option<String>,
+    /// Unprocessed input past which a client whose turn ran out is not read (e.g. 1mb).
+    #[arg(long = "client-input-backlog")]
+    client_input_backlog: Option<String>,
     /// Memory limit (e.g. 4gb; 0 = none).
     #[arg(long)]
     maxmemory: Option<String>,
@@ -104,7 +110,7 @@ fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
             .map_err(|e| ConfigError(format!("cannot read configuration file '{path}': {e}")))?;
         config.load_file(&text, path)?;
     }
-    let flags: [(&str, Option<String>); 25] = [
+    let flags: [(&str, Option<String>); 27] = [
         ("port", cli.port.map(|v| v.to_string())),
         ("bind", cli.bind.clone()),
         ("shards", cli.shards.map(|v| v.to_string())),
@@ -118,6 +124,8 @@ fn build_config(cli: &Cli) -> Result<Config, ConfigError> {
             "client-query-buffer-limit",
             cli.client_query_buffer_limit.clone(),
         ),
+        ("max-commands-per-turn", cli.max_commands_per_turn.clone()),
+        ("client-input-backlog", cli.client_input_backlog.clone()),
         ("maxmemory", cli.maxmemory.clone()),
         ("maxmemory-policy", cli.maxmemory_policy.clone()),
         ("hz", cli.hz.clone()),

@@ -1167,3 +1167,197 @@ fn big_values_pipelined_resume_after_pause() {
     assert_eq!(replies, b"+OK\r\n".repeat(N));
     assert_eq!(c.cmd(&["STRLEN", "big:3999"]), b":8192\r\n");
 }
+
+/// On `a`, `n` pipelined APPENDs of 100 bytes to `key` (each reply is the new length, so the
+/// replies are distinct and ordered) then `ECHO end`, while `b` runs rounds of a two-command
+/// pipeline (`PING`, `ECHO`) and, with `flip`, changes both fairness settings every tenth
+/// round, and `c` pipelines SETs and hangs up: every reply comes back exactly, in order.
+fn fairness_traffic(s: &Server, key: &str, n: usize, flip: bool) {
+    let value = "v".repeat(100);
+    let mut input = Vec::with_capacity(n * 140);
+    let mut want = Vec::with_capacity(n * 10);
+    for i in 1..=n {
+        input.extend_from_slice(&encode(&["APPEND", key, &value]));
+        want.extend_from_slice(format!(":{}\r\n", 100 * i).as_bytes());
+    }
+    input.extend_from_slice(&encode(&["ECHO", "end"]));
+    want.extend_from_slice(b"$3\r\nend\r\n");
+    let mut a = s.conn();
+    a.set_reply_timeout(Duration::from_secs(60));
+    a.send_background(input);
+    std::thread::scope(|sc| {
+        sc.spawn(|| {
+            let mut b = s.conn();
+            for i in 0..300 {
+                let echo = format!("b{i}");
+                let mut pipe = encode(&["PING"]);
+                pipe.extend_from_slice(&encode(&["ECHO", &echo]));
+                b.send(&pipe);
+                assert_eq!(b.reply(), b"+PONG\r\n", "round {i}");
+                assert_eq!(
+                    b.reply(),
+                    format!("${}\r\n{echo}\r\n", echo.len()).as_bytes(),
+                    "round {i}"
+                );
+                if flip && i % 10 == 0 {
+                    let (turn, backlog) = if i % 20 == 0 {
+                        ("3", "64kb")
+                    } else {
+                        ("1", "16kb")
+                    };
+                    assert_eq!(
+                        b.cmd(&["CONFIG", "SET", "max-commands-per-turn", turn]),
+                        b"+OK\r\n"
+                    );
+                    assert_eq!(
+                        b.cmd(&["CONFIG", "SET", "client-input-backlog", backlog]),
+                        b"+OK\r\n"
+                    );
+                }
+            }
+        });
+        sc.spawn(|| {
+            const M: usize = 2000;
+            let mut input = Vec::new();
+            for i in 0..M {
+                input.extend_from_slice(&encode(&["SET", &format!("{key}:c{i}"), "v"]));
+            }
+            let mut c = s.conn();
+            c.send_background(input);
+            c.shutdown_write();
+            let got = c.collect(5 * M, true);
+            assert_eq!(
+                got,
+                Exchange {
+                    reply: b"+OK\r\n".repeat(M),
+                    closed: true
+                }
+            );
+        });
+        let got = a.read_exact_bytes(want.len());
+        let first_diff = got.iter().zip(&want).position(|(x, y)| x != y);
+        assert!(
+            got == want,
+            "pipeliner: {} of {} reply bytes, first difference at {first_diff:?}: {}",
+            got.len(),
+            want.len(),
+            show(&got[first_diff.unwrap_or(got.len()).saturating_sub(20)..][..40.min(got.len())])
+        );
+    });
+    assert_eq!(
+        a.cmd(&["STRLEN", key]),
+        format!(":{}\r\n", 100 * n).as_bytes()
+    );
+}
+
+/// max-commands-per-turn and client-input-backlog: set by flags, read and changed by CONFIG
+/// GET/SET with Redis's replies and errors, and at their smallest (a turn of one command, a
+/// 16 KB backlog, so the pipeliner's megabytes keep pausing its receive) a pipeliner, a client
+/// interleaving short pipelines and a client that hangs up mid-pipeline each get every reply in
+/// order, also while CONFIG SET changes both settings under them.
+#[test]
+fn small_turns_and_input_backlog_keep_every_reply_in_order() {
+    if suite::against_redis() {
+        return; // Shoal settings; Redis has neither.
+    }
+    let s = Server::shoal_with(&[
+        "--shards",
+        "1",
+        "--max-commands-per-turn",
+        "1",
+        "--client-input-backlog",
+        "16kb",
+    ]);
+    let mut c = s.conn();
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "max-commands-per-turn"]),
+        b"*2\r\n$21\r\nmax-commands-per-turn\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "client-input-backlog"]),
+        b"*2\r\n$20\r\nclient-input-backlog\r\n$5\r\n16384\r\n"
+    );
+    fairness_traffic(&s, "log:flags", 40_000, false);
+
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "max-commands-per-turn",
+            "1000",
+            "client-input-backlog",
+            "2mb"
+        ]),
+        b"+OK\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "max-commands-per-turn"]),
+        b"*2\r\n$21\r\nmax-commands-per-turn\r\n$4\r\n1000\r\n"
+    );
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "client-input-backlog"]),
+        b"*2\r\n$20\r\nclient-input-backlog\r\n$7\r\n2097152\r\n"
+    );
+    for (name, value, error) in [
+        (
+            "max-commands-per-turn",
+            "0",
+            "argument must be between 1 and 9223372036854775807 inclusive",
+        ),
+        (
+            "max-commands-per-turn",
+            "-1",
+            "argument must be between 1 and 9223372036854775807 inclusive",
+        ),
+        (
+            "max-commands-per-turn",
+            "1k",
+            "argument couldn't be parsed into an integer",
+        ),
+        (
+            "client-input-backlog",
+            "16383",
+            "argument must be between 16384 and 9223372036854775807 inclusive",
+        ),
+        (
+            "client-input-backlog",
+            "lots",
+            "argument must be a memory value",
+        ),
+    ] {
+        assert_eq!(
+            c.cmd(&["CONFIG", "SET", name, value]),
+            format!("-ERR CONFIG SET failed (possibly related to argument '{name}') - {error}\r\n")
+                .as_bytes(),
+            "CONFIG SET {name} {value}"
+        );
+    }
+    // A refused CONFIG SET changes nothing.
+    assert_eq!(
+        c.cmd(&["CONFIG", "GET", "max-commands-per-turn", "client-input-backlog"]),
+        b"*4\r\n$21\r\nmax-commands-per-turn\r\n$4\r\n1000\r\n$20\r\nclient-input-backlog\r\n$7\r\n2097152\r\n"
+    );
+    assert_eq!(
+        c.cmd(&[
+            "CONFIG",
+            "SET",
+            "max-commands-per-turn",
+            "1",
+            "client-input-backlog",
+            "16kb"
+        ]),
+        b"+OK\r\n"
+    );
+    fairness_traffic(&s, "log:set", 40_000, true);
+
+    // Out of range at start-up: the same wording, and the server does not start.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_shoal"))
+        .args(["--max-commands-per-turn", "0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "shoal: configuration error: --max-commands-per-turn 0: argument must be between 1 and 9223372036854775807 inclusive\n"
+    );
+}

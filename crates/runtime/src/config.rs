@@ -31,6 +31,14 @@ pub struct Config {
     pub loglevel: String,
     pub proto_max_bulk_len: i64,
     pub client_query_buffer_limit: usize,
+    /// max-commands-per-turn: commands one connection runs per turn (per iteration of its
+    /// shard's loop) before every other connection with input gets a turn, so a client that
+    /// pipelines megabytes delays another client's command by one turn, not by all it sent.
+    pub max_commands_per_turn: u64,
+    /// client-input-backlog: unprocessed input (bytes) past which a connection whose turn ran
+    /// out stops receiving until it has caught up: the rest waits in the kernel's socket
+    /// buffer, and the sender blocks, as with Redis.
+    pub client_input_backlog: usize,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub hz: u32,
@@ -127,6 +135,8 @@ impl Default for Config {
             loglevel: "notice".into(),
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
+            max_commands_per_turn: 512,
+            client_input_backlog: 1 << 20,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             hz: 10,
@@ -168,6 +178,8 @@ const MUTABLE: &[&str] = &[
     "loglevel",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
+    "max-commands-per-turn",
+    "client-input-backlog",
     "maxmemory",
     "maxmemory-policy",
     "hz",
@@ -198,6 +210,8 @@ pub const NAMES: &[&str] = &[
     "loglevel",
     "proto-max-bulk-len",
     "client-query-buffer-limit",
+    "max-commands-per-turn",
+    "client-input-backlog",
     "maxmemory",
     "maxmemory-policy",
     "hz",
@@ -375,6 +389,25 @@ impl Config {
                 }
                 self.client_query_buffer_limit = n as usize;
             }
+            "max-commands-per-turn" => {
+                let n = int(value)?;
+                if !(1..=i64::MAX).contains(&n) {
+                    return Err(ConfigError(
+                        "argument must be between 1 and 9223372036854775807 inclusive".into(),
+                    ));
+                }
+                self.max_commands_per_turn = n as u64;
+            }
+            "client-input-backlog" => {
+                let n = parse_memory(value)
+                    .ok_or_else(|| ConfigError("argument must be a memory value".into()))?;
+                if !(16 * 1024..=i64::MAX as u64).contains(&n) {
+                    return Err(ConfigError(
+                        "argument must be between 16384 and 9223372036854775807 inclusive".into(),
+                    ));
+                }
+                self.client_input_backlog = n as usize;
+            }
             "maxmemory" => {
                 self.maxmemory = parse_memory(value).ok_or_else(|| ConfigError("argument must be a memory value".into()))?
             }
@@ -446,6 +479,8 @@ impl Config {
             "loglevel" => self.loglevel.clone(),
             "proto-max-bulk-len" => self.proto_max_bulk_len.to_string(),
             "client-query-buffer-limit" => self.client_query_buffer_limit.to_string(),
+            "max-commands-per-turn" => self.max_commands_per_turn.to_string(),
+            "client-input-backlog" => self.client_input_backlog.to_string(),
             "maxmemory" => self.maxmemory.to_string(),
             "maxmemory-policy" => self.maxmemory_policy.clone(),
             "hz" => self.hz.to_string(),
@@ -541,5 +576,46 @@ mod tests {
         assert_eq!(c.maxmemory, 1 << 20);
         let e = c.load_file("nosuchthing 1\n", "t.conf").unwrap_err();
         assert!(e.0.contains("Bad directive"), "{e}");
+    }
+
+    #[test]
+    fn turn_and_input_backlog() {
+        let mut c = Config::default();
+        assert_eq!(c.get("max-commands-per-turn").as_deref(), Some("512"));
+        assert_eq!(c.get("client-input-backlog").as_deref(), Some("1048576"));
+        c.load_file(
+            "max-commands-per-turn 1\nclient-input-backlog 16kb\n",
+            "t.conf",
+        )
+        .unwrap();
+        assert_eq!(
+            (c.max_commands_per_turn, c.client_input_backlog),
+            (1, 16384)
+        );
+        c.set_runtime("max-commands-per-turn", "100").unwrap();
+        c.set_runtime("client-input-backlog", "2mb").unwrap();
+        assert_eq!(c.get("max-commands-per-turn").as_deref(), Some("100"));
+        assert_eq!(c.get("client-input-backlog").as_deref(), Some("2097152"));
+        let err = |c: &mut Config, n, v| c.set_runtime(n, v).unwrap_err().0;
+        assert_eq!(
+            err(&mut c, "max-commands-per-turn", "0"),
+            "argument must be between 1 and 9223372036854775807 inclusive"
+        );
+        assert_eq!(
+            err(&mut c, "max-commands-per-turn", "many"),
+            "argument couldn't be parsed into an integer"
+        );
+        assert_eq!(
+            err(&mut c, "client-input-backlog", "16383"),
+            "argument must be between 16384 and 9223372036854775807 inclusive"
+        );
+        assert_eq!(
+            err(&mut c, "client-input-backlog", "lots"),
+            "argument must be a memory value"
+        );
+        assert_eq!(
+            (c.max_commands_per_turn, c.client_input_backlog),
+            (100, 2 << 20)
+        );
     }
 }

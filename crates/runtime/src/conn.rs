@@ -71,9 +71,11 @@ pub struct Conn {
     pub queued_flush: bool,
     /// Listed in the shard's `received` or `backlog` for a turn.
     pub input_queued: bool,
-    /// Its last turn ended with commands left (see [`TURN`]).
+    /// Its last turn ended with commands left (see
+    /// [`Config::max_commands_per_turn`](crate::config::Config::max_commands_per_turn)).
     pub turn_over: bool,
-    /// A cancel of its receive is in flight (see [`RECV_BACKLOG`]).
+    /// A cancel of its receive is in flight (see
+    /// [`Config::client_input_backlog`](crate::config::Config::client_input_backlog)).
     pub recv_cancelled: bool,
     pub resume_after_send: bool,
     /// When (unix ms) its unsent output went above the soft client-output-buffer-limit; 0
@@ -106,15 +108,6 @@ pub struct Conn {
 
 /// Output beyond which a connection stops executing its pipeline until the kernel drains it.
 const OUTPUT_SOFT_LIMIT: usize = 4 << 20;
-
-/// Commands a connection runs per turn (per loop iteration) while others wait: a client that
-/// pipelines megabytes delays another client's command by one turn (a fraction of a
-/// millisecond), not by all it sent.
-pub const TURN: u64 = 512;
-
-/// Unprocessed input past which a connection whose turn ran out stops receiving until it has
-/// caught up: the rest waits in the kernel's socket buffer, and the sender blocks, as with Redis.
-pub const RECV_BACKLOG: usize = 1 << 20;
 
 impl Conn {
     /// A fresh connection.
@@ -188,10 +181,16 @@ impl Shard {
         }
     }
 
-    /// Parses and dispatches every complete request in the connection's buffer, stopping when
-    /// the connection must wait for another shard.
+    /// Parses and dispatches the complete requests in the connection's buffer, stopping when
+    /// the connection must wait for another shard or its turn is over.
+    ///
+    /// A turn is at most `max-commands-per-turn` commands (one loop iteration) while others
+    /// wait: a client that pipelines megabytes delays another client's command by one turn (a
+    /// fraction of a millisecond at the default 512), not by all it sent. A connection whose
+    /// turn ran out goes on in the next iteration, after every other connection with input.
     pub fn process_conn(&mut self, id: ConnId) {
         let max_bulk = self.config.proto_max_bulk_len;
+        let turn = self.config.max_commands_per_turn;
         let Some(c) = self.conn_mut(id) else { return };
         let stopped = c.closing.is_some_and(|x| x != Closing::Eof);
         if c.closing.is_some() && matches!(c.pending, Some(Pending::Blocked(_))) {
@@ -223,7 +222,7 @@ impl Shard {
                 }
                 break;
             }
-            if executed >= TURN {
+            if executed >= turn {
                 // Its turn is over: replies so far go out with this iteration, and everyone
                 // else's input is served before its next commands.
                 c.turn_over = true;

@@ -128,7 +128,7 @@ pub struct Shard {
     /// the completions are reaped.
     pub received: Vec<ConnId>,
     /// Connections that used their turn with input left: they go on next iteration, after
-    /// everyone else had a turn (see [`crate::conn::TURN`]).
+    /// everyone else had a turn (see [`Config::max_commands_per_turn`]).
     pub backlog: Vec<ConnId>,
     /// Connections with replies to send.
     pub flush: Vec<ConnId>,
@@ -290,13 +290,15 @@ impl Shard {
         }
     }
 
-    /// Arms the connection's multishot receive (kept for the connection's life).
+    /// Arms the connection's multishot receive (kept for the connection's life), unless its
+    /// turn is over with more input unprocessed than [`Config::client_input_backlog`].
     pub fn arm_recv(&mut self, id: ConnId) {
         let bgid = self.bufs.bgid;
+        let backlog = self.config.client_input_backlog;
         let Some(c) = self.conn_mut(id) else { return };
         if c.recv_inflight
             || c.closing.is_some()
-            || (c.turn_over && c.inbuf.len() - c.rpos > crate::conn::RECV_BACKLOG)
+            || (c.turn_over && c.inbuf.len() - c.rpos > backlog)
         {
             return;
         }
@@ -395,6 +397,7 @@ impl Shard {
 
     fn on_recv(&mut self, id: ConnId, res: i32, flags: u32) {
         let limit = self.config.client_query_buffer_limit;
+        let backlog = self.config.client_input_backlog;
         let now = self.now_ms;
         let bid = io_uring::cqueue::buffer_select(flags);
         let Some(c) = self
@@ -417,9 +420,9 @@ impl Shard {
                 self.bufs.recycle(bid);
             }
             if res == -libc::ECANCELED {
-                // Paused while its backlog drains (see RECV_BACKLOG). Its turns may already
-                // have caught up: arm_recv re-arms it unless the pause still holds, and then
-                // the connection is listed for a turn, whose end re-arms it.
+                // Paused while its backlog drains (see client-input-backlog). Its turns may
+                // already have caught up: arm_recv re-arms it unless the pause still holds, and
+                // then the connection is listed for a turn, whose end re-arms it.
                 if c.closing.is_some() {
                     self.close_if_idle(id);
                 } else {
@@ -468,11 +471,7 @@ impl Shard {
             c.input_queued = true;
             self.received.push(id);
         }
-        if c.turn_over
-            && c.recv_inflight
-            && !c.recv_cancelled
-            && c.inbuf.len() - c.rpos > crate::conn::RECV_BACKLOG
-        {
+        if c.turn_over && c.recv_inflight && !c.recv_cancelled && c.inbuf.len() - c.rpos > backlog {
             // It sends faster than its turns run: stop receiving until the backlog drains, so
             // its data waits in the socket (and the sender) rather than here.
             c.recv_cancelled = true;
