@@ -192,6 +192,12 @@ impl Entry {
             .unwrap_or_else(|_| handle_alloc_error(Layout::new::<u64>()))
     }
 
+    /// Starts loading the record's first cache line (header and key).
+    #[inline]
+    pub fn prefetch(&self) {
+        crate::table::prefetch(self.ptr.as_ptr().cast());
+    }
+
     #[inline]
     fn header(&self) -> &Header {
         // SAFETY: the record starts with its header.

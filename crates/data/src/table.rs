@@ -90,6 +90,18 @@ mod group {
 
 use group::Group;
 
+/// Asks the CPU to load the cache line at `p` (any address: nothing is read).
+#[inline]
+pub fn prefetch(p: *const u8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch never faults, whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// The most items a table of `buckets` holds (7/8, and always one bucket empty).
 #[inline]
 fn max_items(buckets: usize) -> usize {
@@ -228,6 +240,29 @@ impl<T> Table<T> {
             }
             pos = self.wrap(pos + GROUP);
         }
+    }
+
+    /// Starts loading the control bytes and bucket where a probe for `hash` begins.
+    #[inline]
+    pub fn prefetch(&self, hash: u64) {
+        if self.buckets > 0 {
+            let pos = self.start(hash);
+            prefetch(self.ctrl().wrapping_add(pos));
+            prefetch(self.items.as_ptr().wrapping_add(pos).cast());
+        }
+    }
+
+    /// The first item in the first probed group whose control byte matches `hash` (no
+    /// equality check): what a lookup of `hash` most likely ends on, to prefetch it.
+    #[inline]
+    pub fn peek(&self, hash: u64) -> Option<&T> {
+        if self.buckets == 0 {
+            return None;
+        }
+        let pos = self.start(hash);
+        // SAFETY: as in `find`.
+        let m = unsafe { Group::load(self.ctrl().add(pos)) }.matching(h2(hash));
+        (m != 0).then(|| self.get(self.wrap(pos + m.trailing_zeros() as usize)))
     }
 
     /// The item in bucket `i` (from [`Table::find`] or an insert).

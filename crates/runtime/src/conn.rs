@@ -5,6 +5,10 @@ use crate::mesh::{Batch, ConnId, StepOut};
 use crate::shard::Shard;
 use shoal_protocol::{ParseLimits, Parsed, Protocol, Reply, RequestParser};
 
+/// Commands of a pipeline whose keys are prefetched together (see
+/// [`shoal_data::keyspace::Db::prefetch`]).
+const PREFETCH: usize = 32;
+
 /// How a connection is being closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Closing {
@@ -188,6 +192,37 @@ impl Shard {
     /// wait: a client that pipelines megabytes delays another client's command by one turn (a
     /// fraction of a millisecond at the default 512), not by all it sent. A connection whose
     /// turn ran out goes on in the next iteration, after every other connection with input.
+    /// Parses up to [`PREFETCH`] pipelined commands at the start of `buf` and prefetches what
+    /// looking up their first keys in database `db` will touch (when there are two or more);
+    /// returns how many bytes those commands span.
+    fn prefetch_pipeline(&mut self, db: usize, buf: &[u8], limits: &ParseLimits) -> usize {
+        let mut keys = [(0u16, 0usize, 0usize); PREFETCH];
+        let mut n = 0;
+        let mut pos = 0;
+        // Multibulk requests only: an inline request's arguments live in the parser.
+        while n < PREFETCH && buf.get(pos) == Some(&b'*') {
+            let Ok(Parsed::Request { consumed }) = self.lookahead.parse(&buf[pos..], limits) else {
+                break;
+            };
+            let args = self.lookahead.args(&buf[pos..]);
+            if args.len() >= 2 {
+                let key = args.get(1);
+                let at = key.as_ptr() as usize - buf.as_ptr() as usize;
+                keys[n] = (shoal_data::slot::key_slot(key), at, key.len());
+                n += 1;
+            }
+            pos += consumed;
+        }
+        if n > 1 {
+            let mut refs: [(u16, &[u8]); PREFETCH] = [(0, &[]); PREFETCH];
+            for (r, &(slot, at, len)) in refs.iter_mut().zip(&keys[..n]) {
+                *r = (slot, &buf[at..at + len]);
+            }
+            self.keyspace.db_ref(db).prefetch(&refs[..n]);
+        }
+        pos
+    }
+
     pub fn process_conn(&mut self, id: ConnId) {
         let max_bulk = self.config.proto_max_bulk_len;
         let turn = self.config.max_commands_per_turn;
@@ -210,6 +245,7 @@ impl Shard {
         let mut batch: Option<Box<Batch>> = None;
         let mut need = 0usize;
         let mut executed = 0u64;
+        let mut prefetched = rpos;
         while let Some(c) = self.conn_mut(id) {
             if c.closing.is_some_and(|x| x != Closing::Eof) || c.pending.is_some() {
                 break;
@@ -236,6 +272,10 @@ impl Shard {
                 max_bulk_len: max_bulk,
                 authenticated: c.authenticated,
             };
+            if rpos >= prefetched {
+                let db = c.db;
+                prefetched = rpos + self.prefetch_pipeline(db, &inbuf[rpos..], &limits);
+            }
             match parser.parse(&inbuf[rpos..], &limits) {
                 Ok(Parsed::Request { consumed }) => {
                     let args = parser.args(&inbuf[rpos..]);
@@ -262,9 +302,11 @@ impl Shard {
                 }
                 Err(e) => {
                     let msg = e.message();
-                    tracing::debug!(conn = c.client_id, "{}", String::from_utf8_lossy(&msg));
-                    c.reply().error_bytes(&msg);
-                    c.closing = Some(Closing::AfterFlush);
+                    if let Some(c) = self.conn_mut(id) {
+                        tracing::debug!(conn = c.client_id, "{}", String::from_utf8_lossy(&msg));
+                        c.reply().error_bytes(&msg);
+                        c.closing = Some(Closing::AfterFlush);
+                    }
                     break;
                 }
             }

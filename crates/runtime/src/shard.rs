@@ -101,6 +101,8 @@ pub struct Shard {
     /// The command table (a copy of `shared.commands`, read on every request).
     pub commands: &'static CommandTable,
     pub keyspace: Keyspace,
+    /// Parses ahead in a pipeline for [`Shard::prefetch_pipeline`].
+    pub lookahead: shoal_protocol::RequestParser,
     pub settings: ShardSettings,
     pub config: Arc<Config>,
     config_epoch: u64,
@@ -176,6 +178,7 @@ impl Shard {
             id,
             commands: shared.commands,
             keyspace,
+            lookahead: shoal_protocol::RequestParser::new(),
             settings,
             config_epoch: shared.config_epoch.load(Ordering::Acquire),
             config,
