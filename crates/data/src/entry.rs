@@ -192,12 +192,6 @@ impl Entry {
             .unwrap_or_else(|_| handle_alloc_error(Layout::new::<u64>()))
     }
 
-    /// Starts loading the record's first cache line (header and key).
-    #[inline]
-    pub fn prefetch(&self) {
-        crate::table::prefetch(self.ptr.as_ptr().cast());
-    }
-
     #[inline]
     fn header(&self) -> &Header {
         // SAFETY: the record starts with its header.
@@ -542,6 +536,14 @@ impl Entry {
     /// Whether the value is a collection with no element left.
     pub fn is_empty_collection(&self) -> bool {
         self.value().is_empty_collection()
+    }
+}
+
+impl crate::table::Item for Entry {
+    /// Starts loading the record's first cache line (header and key).
+    #[inline]
+    fn prefetch(&self) {
+        crate::table::prefetch(self.ptr.as_ptr().cast());
     }
 }
 

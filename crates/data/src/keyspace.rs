@@ -8,7 +8,7 @@
 use crate::entry::Entry;
 use crate::events::{self, KeyEvent};
 use crate::slot::key_slot;
-use crate::table::Table;
+use crate::table::{Item, Table};
 use crate::value::Value;
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;

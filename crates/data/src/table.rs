@@ -102,6 +102,17 @@ pub fn prefetch(p: *const u8) {
     let _ = p;
 }
 
+/// What a table stores. An item that points to what its hash is computed from says how to
+/// prefetch that, so a resize overlaps those cache misses.
+pub trait Item {
+    /// Starts loading what hashing the item reads.
+    #[inline]
+    fn prefetch(&self) {}
+}
+
+/// How many buckets ahead a resize prefetches.
+const RESIZE_AHEAD: usize = 8;
+
 /// The most items a table of `buckets` holds (7/8, and always one bucket empty).
 #[inline]
 fn max_items(buckets: usize) -> usize {
@@ -118,7 +129,7 @@ fn h2(hash: u64) -> u8 {
 }
 
 /// A hash table of `T`s (each found by the caller's hash and equality), owning them.
-pub struct Table<T> {
+pub struct Table<T: Item> {
     /// `buckets` items, then `buckets + GROUP - 1` control bytes; dangling when `buckets` is 0.
     items: NonNull<T>,
     buckets: usize,
@@ -129,17 +140,17 @@ pub struct Table<T> {
 }
 
 // SAFETY: the table owns its items as a Vec would.
-unsafe impl<T: Send> Send for Table<T> {}
+unsafe impl<T: Item + Send> Send for Table<T> {}
 // SAFETY: shared access only reads.
-unsafe impl<T: Sync> Sync for Table<T> {}
+unsafe impl<T: Item + Sync> Sync for Table<T> {}
 
-impl<T> Default for Table<T> {
+impl<T: Item> Default for Table<T> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<T> Table<T> {
+impl<T: Item> Table<T> {
     /// An empty table (no allocation).
     pub const fn new() -> Self {
         Table {
@@ -405,7 +416,18 @@ impl<T> Table<T> {
                 _owns: PhantomData,
             };
             std::ptr::write_bytes(new.ctrl(), EMPTY, buckets + GROUP - 1);
+            // Every slot table grows at about the same key count, so a burst of inserts can
+            // resize many tables in a row: hashing each item is a cache miss, overlapped here.
+            for i in 0..self.buckets.min(RESIZE_AHEAD) {
+                if self.is_full(i) {
+                    self.get(i).prefetch();
+                }
+            }
             for i in 0..self.buckets {
+                let ahead = i + RESIZE_AHEAD;
+                if ahead < self.buckets && self.is_full(ahead) {
+                    self.get(ahead).prefetch();
+                }
                 if self.is_full(i) {
                     let item = self.items.as_ptr().add(i).read();
                     let hash = rehash(&item);
@@ -462,13 +484,13 @@ impl<T> Table<T> {
     }
 }
 
-impl<T> Drop for Table<T> {
+impl<T: Item> Drop for Table<T> {
     fn drop(&mut self) {
         self.clear();
     }
 }
 
-impl<T: std::fmt::Debug> std::fmt::Debug for Table<T> {
+impl<T: Item + std::fmt::Debug> std::fmt::Debug for Table<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list().entries(self.iter()).finish()
     }
@@ -485,6 +507,8 @@ mod tests {
     }
 
     type Item = Box<(u64, u64)>;
+    impl super::Item for Item {}
+    impl super::Item for u64 {}
 
     fn check(t: &Table<Item>, model: &HashMap<u64, u64>, spread: u64) {
         assert_eq!(t.len(), model.len());
