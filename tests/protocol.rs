@@ -1124,6 +1124,54 @@ fn heavy_pipeliner_is_paused_and_resumed() {
     assert_eq!(a.cmd(&["GET", "key:999999"]), b"$1\r\nv\r\n");
 }
 
+/// A turn also ends on time: a client pipelining 1,000 scripts that each run for a while
+/// (far over 0.5 ms per 32) gives way to another client every few dozen of them, not every 512.
+/// The other client's GETs of the scripts' counter show how many ran between its turns.
+#[test]
+fn slow_commands_end_a_turn_early() {
+    if suite::against_redis() {
+        return; // Shoal's turn budget; Redis runs what a read brought in one go.
+    }
+    let s = Server::shoal(1);
+    const N: usize = 1_000;
+    let script = "for i = 1, 20000 do end return redis.call('INCR', KEYS[1])";
+    let mut input = Vec::new();
+    for _ in 0..N {
+        input.extend_from_slice(&encode(&["EVAL", script, "1", "slow:count"]));
+    }
+    let mut a = s.conn();
+    a.set_reply_timeout(Duration::from_secs(60));
+    a.send_background(input);
+    let mut b = s.conn();
+    let mut seen = vec![];
+    loop {
+        let r = b.cmd(&["GET", "slow:count"]);
+        let n: usize = match r.as_slice() {
+            b"$-1\r\n" => 0,
+            _ => String::from_utf8_lossy(&r)
+                .lines()
+                .nth(1)
+                .and_then(|v| v.parse().ok())
+                .expect("a count"),
+        };
+        seen.push(n);
+        if n == N {
+            break;
+        }
+    }
+    let steps: Vec<usize> = seen.windows(2).map(|w| w[1] - w[0]).collect();
+    let biggest = steps.iter().copied().max().unwrap_or(0);
+    assert!(
+        seen.len() > 10 && biggest <= 64,
+        "counts seen between the other client's turns: {seen:?}"
+    );
+    let replies = a.read_exact_bytes((1..=N).map(|i| format!(":{i}\r\n").len()).sum());
+    let want: Vec<u8> = (1..=N)
+        .flat_map(|i| format!(":{i}\r\n").into_bytes())
+        .collect();
+    assert_eq!(replies, want, "every reply, in order");
+}
+
 /// A client that pipelines more than one turn of commands (512) and then half-closes still
 /// gets every reply before the server closes: a hang-up does not drop the rest of its turns.
 #[test]

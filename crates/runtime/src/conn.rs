@@ -5,6 +5,12 @@ use crate::mesh::{Batch, ConnId, StepOut};
 use crate::shard::Shard;
 use shoal_protocol::{ParseLimits, Parsed, Protocol, Reply, RequestParser};
 
+/// A turn also ends once it has run this long (checked every [`TURN_CLOCK`] commands): commands
+/// that cost more than usual, such as inserts that resize slot tables, do not hold the other
+/// connections up for a whole turn of them.
+const TURN_TIME: std::time::Duration = std::time::Duration::from_micros(500);
+const TURN_CLOCK: u64 = 32;
+
 /// Commands of a pipeline whose keys are prefetched together (see
 /// [`shoal_data::keyspace::Db::prefetch`]).
 const PREFETCH: usize = 32;
@@ -246,6 +252,7 @@ impl Shard {
         let mut need = 0usize;
         let mut executed = 0u64;
         let mut prefetched = rpos;
+        let started = std::time::Instant::now();
         while let Some(c) = self.conn_mut(id) {
             if c.closing.is_some_and(|x| x != Closing::Eof) || c.pending.is_some() {
                 break;
@@ -258,7 +265,9 @@ impl Shard {
                 }
                 break;
             }
-            if executed >= turn {
+            if executed >= turn
+                || (executed % TURN_CLOCK == 0 && executed > 0 && started.elapsed() > TURN_TIME)
+            {
                 // Its turn is over: replies so far go out with this iteration, and everyone
                 // else's input is served before its next commands.
                 c.turn_over = true;
