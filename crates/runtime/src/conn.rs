@@ -5,8 +5,9 @@ use crate::mesh::{Batch, ConnId, StepOut};
 use crate::shard::Shard;
 use shoal_protocol::{ParseLimits, Parsed, Protocol, Reply, RequestParser};
 
-/// A turn also ends once it has run this long (checked every [`TURN_CLOCK`] commands): commands
-/// that cost more than usual, such as inserts that resize slot tables, do not hold the other
+/// A turn also ends once it has run this long past its first [`TURN_CLOCK`] commands (the clock
+/// is read every TURN_CLOCK commands, so a turn of a few commands never reads it): commands that
+/// cost more than usual, such as inserts that resize slot tables, do not hold the other
 /// connections up for a whole turn of them.
 const TURN_TIME: std::time::Duration = std::time::Duration::from_micros(500);
 const TURN_CLOCK: u64 = 32;
@@ -191,13 +192,6 @@ impl Shard {
         }
     }
 
-    /// Parses and dispatches the complete requests in the connection's buffer, stopping when
-    /// the connection must wait for another shard or its turn is over.
-    ///
-    /// A turn is at most `max-commands-per-turn` commands (one loop iteration) while others
-    /// wait: a client that pipelines megabytes delays another client's command by one turn (a
-    /// fraction of a millisecond at the default 512), not by all it sent. A connection whose
-    /// turn ran out goes on in the next iteration, after every other connection with input.
     /// Parses up to [`PREFETCH`] pipelined commands at the start of `buf` and prefetches what
     /// looking up their first keys in database `db` will touch (when there are two or more);
     /// returns how many bytes those commands span.
@@ -229,6 +223,14 @@ impl Shard {
         pos
     }
 
+    /// Parses and dispatches the complete requests in the connection's buffer, stopping when
+    /// the connection must wait for another shard or its turn is over.
+    ///
+    /// A turn is at most `max-commands-per-turn` commands (one loop iteration) while others
+    /// wait: a client that pipelines megabytes delays another client's command by one turn (a
+    /// fraction of a millisecond at the default 512), not by all it sent. A connection whose
+    /// turn ran out goes on in the next iteration, after every other connection with input. A
+    /// turn also ends once [`TURN_TIME`] has passed since its first [`TURN_CLOCK`] commands.
     pub fn process_conn(&mut self, id: ConnId) {
         let max_bulk = self.config.proto_max_bulk_len;
         let turn = self.config.max_commands_per_turn;
@@ -252,7 +254,7 @@ impl Shard {
         let mut need = 0usize;
         let mut executed = 0u64;
         let mut prefetched = rpos;
-        let started = std::time::Instant::now();
+        let mut clock: Option<std::time::Instant> = None;
         while let Some(c) = self.conn_mut(id) {
             if c.closing.is_some_and(|x| x != Closing::Eof) || c.pending.is_some() {
                 break;
@@ -265,9 +267,13 @@ impl Shard {
                 }
                 break;
             }
-            if executed >= turn
-                || (executed % TURN_CLOCK == 0 && executed > 0 && started.elapsed() > TURN_TIME)
-            {
+            let mut over = executed >= turn;
+            if !over && executed > 0 && executed.is_multiple_of(TURN_CLOCK) {
+                let now = std::time::Instant::now();
+                over = clock.is_some_and(|t| now - t > TURN_TIME);
+                clock.get_or_insert(now);
+            }
+            if over {
                 // Its turn is over: replies so far go out with this iteration, and everyone
                 // else's input is served before its next commands.
                 c.turn_over = true;

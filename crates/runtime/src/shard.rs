@@ -680,6 +680,19 @@ impl Shard {
     }
 
     /// Runs the event loop until shutdown.
+    /// One send per connection with replies.
+    fn flush_replies(&mut self) {
+        let mut flush = std::mem::take(&mut self.flush);
+        for &id in &flush {
+            if let Some(c) = self.conn_mut(id) {
+                c.queued_flush = false;
+            }
+            self.start_send(id);
+        }
+        flush.clear();
+        self.flush = flush;
+    }
+
     pub fn run(&mut self) {
         for i in 0..self.listeners.len() {
             self.arm_accept(i);
@@ -733,10 +746,11 @@ impl Shard {
             cqes.clear();
             self.cqes = cqes;
             // Every connection with new input gets a turn, then those with input left over from
-            // their last turn.
+            // their last turn. When there are such, the replies to the new input leave first: a
+            // client behind a heavy pipeliner waits for one of its turns, not two.
             let mut turns = std::mem::take(&mut self.received);
-            turns.append(&mut self.backlog);
-            for &id in &turns {
+            let mut behind = std::mem::take(&mut self.backlog);
+            for &id in turns.iter().chain(&behind) {
                 if let Some(c) = self.conn_mut(id) {
                     c.input_queued = false;
                 }
@@ -744,8 +758,21 @@ impl Shard {
             for &id in &turns {
                 self.process_conn(id);
             }
+            if !behind.is_empty() && !self.flush.is_empty() {
+                self.flush_replies();
+                if let Err(e) = self.ring.submit_and_wait(0, None) {
+                    tracing::warn!("io_uring submit failed: {e}");
+                }
+            }
+            for &id in &behind {
+                self.process_conn(id);
+            }
             turns.clear();
             self.received = turns;
+            behind.clear();
+            if self.backlog.is_empty() {
+                self.backlog = behind;
+            }
             // Cron and timers (their messages and replies go out with this iteration's).
             let now = Instant::now();
             if now >= self.next_cron {
@@ -761,17 +788,7 @@ impl Shard {
             if !self.notes.ready.is_empty() {
                 self.serve_ready();
             }
-            // One send per connection with replies.
-            let flush = std::mem::take(&mut self.flush);
-            for &id in &flush {
-                if let Some(c) = self.conn_mut(id) {
-                    c.queued_flush = false;
-                }
-                self.start_send(id);
-            }
-            let mut flush = flush;
-            flush.clear();
-            self.flush = flush;
+            self.flush_replies();
             for to in 0..self.wake.len() {
                 if self.wake[to] {
                     self.wake[to] = false;
