@@ -14,7 +14,7 @@ const TURN_CLOCK: u64 = 32;
 
 /// Commands of a pipeline whose keys are prefetched together (see
 /// [`shoal_data::keyspace::Db::prefetch`]).
-const PREFETCH: usize = 32;
+pub(crate) const PREFETCH: usize = 32;
 
 /// How a connection is being closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

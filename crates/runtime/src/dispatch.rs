@@ -358,6 +358,19 @@ impl Shard {
     /// Executes a batch from another shard (or resumes one paused on a lock).
     pub fn run_batch(&mut self, mut b: Box<Batch>) {
         let commands = self.commands;
+        if b.done == 0 && b.cmds.len() > 1 {
+            // As for a pipeline received here: the first keys' lookups overlap their misses.
+            let mut keys: [(u16, &[u8]); crate::conn::PREFETCH] = [(0, &[]); crate::conn::PREFETCH];
+            let mut n = 0;
+            for &(first, count) in b.cmds.iter().take(crate::conn::PREFETCH) {
+                if count & 0x7fff_ffff >= 2 {
+                    let key = Args::new(&b.buf, &b.ranges[first as usize..]).get(1);
+                    keys[n] = (shoal_data::slot::key_slot(key), key);
+                    n += 1;
+                }
+            }
+            self.keyspace.db_ref(b.db).prefetch(&keys[..n]);
+        }
         let mut out = std::mem::take(&mut b.out);
         while b.done < b.cmds.len() {
             let (first, n) = b.cmds[b.done];
