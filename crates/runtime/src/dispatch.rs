@@ -355,24 +355,33 @@ impl Shard {
         self.send(target, Msg::Batch(b));
     }
 
+    /// Prefetches the first keys of up to [`crate::conn::PREFETCH`] commands of `b` from
+    /// command `from` on; returns how many commands that covered.
+    fn prefetch_batch(&self, b: &Batch, from: usize) -> usize {
+        let mut keys: [(u16, &[u8]); crate::conn::PREFETCH] = [(0, &[]); crate::conn::PREFETCH];
+        let mut n = 0;
+        let cmds = &b.cmds[from..b.cmds.len().min(from + crate::conn::PREFETCH)];
+        for &(first, count) in cmds {
+            if count & 0x7fff_ffff >= 2 {
+                let key = Args::new(&b.buf, &b.ranges[first as usize..]).get(1);
+                keys[n] = (shoal_data::slot::key_slot(key), key);
+                n += 1;
+            }
+        }
+        self.keyspace.db_ref(b.db).prefetch(&keys[..n]);
+        cmds.len()
+    }
+
     /// Executes a batch from another shard (or resumes one paused on a lock).
     pub fn run_batch(&mut self, mut b: Box<Batch>) {
         let commands = self.commands;
-        if b.done == 0 && b.cmds.len() > 1 {
-            // As for a pipeline received here: the first keys' lookups overlap their misses.
-            let mut keys: [(u16, &[u8]); crate::conn::PREFETCH] = [(0, &[]); crate::conn::PREFETCH];
-            let mut n = 0;
-            for &(first, count) in b.cmds.iter().take(crate::conn::PREFETCH) {
-                if count & 0x7fff_ffff >= 2 {
-                    let key = Args::new(&b.buf, &b.ranges[first as usize..]).get(1);
-                    keys[n] = (shoal_data::slot::key_slot(key), key);
-                    n += 1;
-                }
-            }
-            self.keyspace.db_ref(b.db).prefetch(&keys[..n]);
-        }
         let mut out = std::mem::take(&mut b.out);
+        let mut prefetched = b.done;
         while b.done < b.cmds.len() {
+            if b.done >= prefetched && b.cmds.len() - b.done > 1 {
+                // As for a pipeline received here: the next keys' lookups overlap their misses.
+                prefetched = b.done + self.prefetch_batch(&b, b.done);
+            }
             let (first, n) = b.cmds[b.done];
             let silent = n >> 31 == 1;
             let n = (n & 0x7fff_ffff) as usize;
