@@ -605,6 +605,7 @@ impl Shard {
 
     fn cron(&mut self) {
         self.reload_config();
+        crate::slab::collect();
         self.shared.stats[self.id]
             .used_memory
             .store(crate::mem::thread_allocated(), Ordering::Relaxed);

@@ -11,8 +11,9 @@
 //!   allocator it came from without a lookup (anything else is the system allocator's).
 //! - Each shard thread has its own heap (one list of pages with room per size, and a list of
 //!   empty pages); allocating and freeing on the owning thread takes no lock or atomic.
-//! - A page never changes owner. A block another thread frees goes on the owner's remote list
-//!   (a lock-free stack), which the owner takes back when it next needs a page.
+//! - A page never changes owner while in use. A block another thread frees goes on the owner's
+//!   remote list (a lock-free stack), which the owner takes back when it next needs a page and
+//!   on every cron tick ([`collect`]).
 //! - A page whose last object is freed goes to its heap's empty list, for any size; past
 //!   [`KEEP_EMPTY`] such pages, further ones are returned to the system whole and their numbers
 //!   kept on a shared stack (outside the pages), from which any heap takes pages again.
@@ -124,6 +125,16 @@ pub fn enable() {
         remote: AtomicPtr::new(null_mut()),
     }));
     HEAP.with(|h| h.set(heap));
+}
+
+/// Takes back the blocks other threads freed to the calling thread's heap (a shard calls this
+/// on its cron tick, so memory freed elsewhere returns even while it allocates nothing new).
+pub fn collect() {
+    let heap = HEAP.with(Cell::get);
+    if !heap.is_null() {
+        // SAFETY: the calling thread's own heap.
+        unsafe { (*heap).collect() }
+    }
 }
 
 fn reserve() {
