@@ -13,6 +13,9 @@ use crate::value::Value;
 use hashbrown::DefaultHashBuilder;
 use std::hash::BuildHasher;
 
+/// The most keys [`Db::prefetch`] looks at in one call.
+pub const PREFETCH: usize = 32;
+
 /// A key's bytes outside the table (events, RANDOMKEY); up to 24 bytes are stored inline.
 pub type Key = smallvec::SmallVec<[u8; 24]>;
 
@@ -129,15 +132,15 @@ impl Db {
         self.volatile
     }
 
-    /// Starts loading what lookups of `keys` (slot, key) will touch, in three rounds over all of
-    /// them (slot tables, then control bytes and buckets, then records), so that the cache
-    /// misses of a pipelined batch overlap instead of coming one after another. Keys of slots
-    /// this database does not own are skipped.
-    pub fn prefetch(&self, keys: &[(u16, &[u8])]) {
-        const MAX: usize = 32;
-        let mut found = [(0usize, 0u64); MAX];
+    /// Starts loading what lookups of `keys` will touch, in three rounds over all of them
+    /// (slot tables, then control bytes and buckets, then records), so that the cache misses
+    /// of a pipelined batch overlap instead of coming one after another. Looks at the first
+    /// [`PREFETCH`] keys; those of slots this database does not own are skipped.
+    pub fn prefetch<'a>(&self, keys: impl IntoIterator<Item = &'a [u8]>) {
+        let mut found = [(0usize, 0u64); PREFETCH];
         let mut n = 0;
-        for &(slot, key) in keys.iter().take(MAX) {
+        for key in keys.into_iter().take(PREFETCH) {
+            let slot = key_slot(key);
             if self.owns(slot) {
                 let t = self.index(slot);
                 crate::table::prefetch((&self.tables[t] as *const SlotTable).cast());

@@ -3,6 +3,7 @@
 
 use crate::mesh::{Batch, ConnId, StepOut};
 use crate::shard::Shard;
+use shoal_data::keyspace::PREFETCH;
 use shoal_protocol::{ParseLimits, Parsed, Protocol, Reply, RequestParser};
 
 /// A turn also ends once it has run this long past its first [`TURN_CLOCK`] commands (the clock
@@ -11,10 +12,6 @@ use shoal_protocol::{ParseLimits, Parsed, Protocol, Reply, RequestParser};
 /// connections up for a whole turn of them.
 const TURN_TIME: std::time::Duration = std::time::Duration::from_micros(500);
 const TURN_CLOCK: u64 = 32;
-
-/// Commands of a pipeline whose keys are prefetched together (see
-/// [`shoal_data::keyspace::Db::prefetch`]).
-pub(crate) const PREFETCH: usize = 32;
 
 /// How a connection is being closed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -196,7 +193,7 @@ impl Shard {
     /// looking up their first keys in database `db` will touch (when there are two or more);
     /// returns how many bytes those commands span.
     fn prefetch_pipeline(&mut self, db: usize, buf: &[u8], limits: &ParseLimits) -> usize {
-        let mut keys = [(0u16, 0usize, 0usize); PREFETCH];
+        let mut keys = [(0usize, 0usize); PREFETCH];
         let mut n = 0;
         let mut pos = 0;
         // Multibulk requests only: an inline request's arguments live in the parser.
@@ -206,19 +203,15 @@ impl Shard {
             };
             let args = self.lookahead.args(&buf[pos..]);
             if args.len() >= 2 {
-                let key = args.get(1);
-                let at = key.as_ptr() as usize - buf.as_ptr() as usize;
-                keys[n] = (shoal_data::slot::key_slot(key), at, key.len());
+                let (s, e) = args.ranges()[1];
+                keys[n] = (pos + s as usize, pos + e as usize);
                 n += 1;
             }
             pos += consumed;
         }
         if n > 1 {
-            let mut refs: [(u16, &[u8]); PREFETCH] = [(0, &[]); PREFETCH];
-            for (r, &(slot, at, len)) in refs.iter_mut().zip(&keys[..n]) {
-                *r = (slot, &buf[at..at + len]);
-            }
-            self.keyspace.db_ref(db).prefetch(&refs[..n]);
+            let keys = keys[..n].iter().map(|&(s, e)| &buf[s..e]);
+            self.keyspace.db_ref(db).prefetch(keys);
         }
         pos
     }

@@ -8,6 +8,7 @@ use crate::shard::Shard;
 use shoal_commands::registry::ShardFn;
 use shoal_commands::{Command, Ctx, Handler, KeyHint, Lookup, RuntimeCmd};
 use shoal_data::key_slot;
+use shoal_data::keyspace::PREFETCH;
 use shoal_protocol::{Args, Protocol, Reply};
 
 /// Bytes of `s` up to its first NUL, at most `max` (C's `%.*s`).
@@ -355,20 +356,15 @@ impl Shard {
         self.send(target, Msg::Batch(b));
     }
 
-    /// Prefetches the first keys of up to [`crate::conn::PREFETCH`] commands of `b` from
-    /// command `from` on; returns how many commands that covered.
+    /// Prefetches the first keys of up to [`PREFETCH`] commands of `b` from command `from` on;
+    /// returns how many commands that covered.
     fn prefetch_batch(&self, b: &Batch, from: usize) -> usize {
-        let mut keys: [(u16, &[u8]); crate::conn::PREFETCH] = [(0, &[]); crate::conn::PREFETCH];
-        let mut n = 0;
-        let cmds = &b.cmds[from..b.cmds.len().min(from + crate::conn::PREFETCH)];
-        for &(first, count) in cmds {
-            if count & 0x7fff_ffff >= 2 {
-                let key = Args::new(&b.buf, &b.ranges[first as usize..]).get(1);
-                keys[n] = (shoal_data::slot::key_slot(key), key);
-                n += 1;
-            }
-        }
-        self.keyspace.db_ref(b.db).prefetch(&keys[..n]);
+        let cmds = &b.cmds[from..b.cmds.len().min(from + PREFETCH)];
+        let keys = cmds
+            .iter()
+            .filter(|&&(_, count)| count & 0x7fff_ffff >= 2)
+            .map(|&(first, _)| Args::new(&b.buf, &b.ranges[first as usize..]).get(1));
+        self.keyspace.db_ref(b.db).prefetch(keys);
         cmds.len()
     }
 
