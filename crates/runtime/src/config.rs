@@ -285,6 +285,17 @@ pub fn parse_memory(s: &str) -> Option<u64> {
     num.parse::<u64>().ok()?.checked_mul(mul)
 }
 
+/// `n` when `lo <= n <= hi`, else Redis's error for a number out of range.
+fn bounded<T: PartialOrd + std::fmt::Display>(n: T, lo: T, hi: T) -> Result<T, ConfigError> {
+    if lo <= n && n <= hi {
+        Ok(n)
+    } else {
+        Err(ConfigError(format!(
+            "argument must be between {lo} and {hi} inclusive"
+        )))
+    }
+}
+
 fn parse_bool(v: &str) -> Option<bool> {
     match v.to_ascii_lowercase().as_str() {
         "yes" => Some(true),
@@ -297,11 +308,10 @@ impl Config {
     /// Applies one setting (`name` lower-case as in redis.conf).
     pub fn set(&mut self, name: &str, value: &str) -> Result<(), ConfigError> {
         let bad = || ConfigError("argument couldn't be parsed into an integer".to_string());
-        let size = |v: &str| -> Result<usize, ConfigError> {
-            parse_memory(v)
-                .map(|n| n as usize)
-                .ok_or_else(|| ConfigError("argument must be a memory value".into()))
+        let memory = |v: &str| -> Result<u64, ConfigError> {
+            parse_memory(v).ok_or_else(|| ConfigError("argument must be a memory value".into()))
         };
+        let size = |v: &str| memory(v).map(|n| n as usize);
         let int = |v: &str| -> Result<i64, ConfigError> {
             v.parse()
                 .map_err(|_| ConfigError("argument couldn't be parsed into an integer".into()))
@@ -313,32 +323,14 @@ impl Config {
             "zset-max-listpack-entries" => self.limits.zset_max_listpack_entries = size(value)?,
             "zset-max-listpack-value" => self.limits.zset_max_listpack_value = size(value)?,
             "list-max-listpack-size" => {
-                let n = int(value)?;
-                if !(-5..=i32::MAX as i64).contains(&n) {
-                    return Err(ConfigError(
-                        "argument must be between -5 and 2147483647 inclusive".into(),
-                    ));
-                }
-                self.limits.list_max_listpack_size = n;
+                self.limits.list_max_listpack_size = bounded(int(value)?, i32::MIN as i64, i32::MAX as i64)?
             }
             "list-compress-depth" => {
-                let n = int(value)?;
-                if !(0..=i32::MAX as i64).contains(&n) {
-                    return Err(ConfigError(
-                        "argument must be between 0 and 2147483647 inclusive".into(),
-                    ));
-                }
-                self.list_compress_depth = n;
+                self.list_compress_depth = bounded(int(value)?, 0, i32::MAX as i64)?
             }
             "client-output-buffer-limit" => self.set_output_limits(value)?,
             "busy-reply-threshold" => {
-                let n = int(value)?;
-                if !(0..=i64::MAX).contains(&n) {
-                    return Err(ConfigError(
-                        "argument must be between 0 and 9223372036854775807 inclusive".into(),
-                    ));
-                }
-                self.busy_reply_threshold = n as u64;
+                self.busy_reply_threshold = bounded(int(value)?, 0, i64::MAX)? as u64
             }
             "notify-keyspace-events" => {
                 self.notify_keyspace_events = shoal_data::events::parse_flags(value.as_bytes())
@@ -357,17 +349,11 @@ impl Config {
             }
             "databases" => {
                 let n: usize = value.parse().map_err(|_| bad())?;
-                if n == 0 || n > i32::MAX as usize {
-                    return Err(ConfigError("argument must be between 1 and 2147483647 inclusive".into()));
-                }
-                self.databases = n;
+                self.databases = bounded(n, 1, i32::MAX as usize)?;
             }
             "maxclients" => {
                 let n: usize = value.parse().map_err(|_| bad())?;
-                if n == 0 {
-                    return Err(ConfigError("argument must be between 1 and 4294967295 inclusive".into()));
-                }
-                self.maxclients = n;
+                self.maxclients = bounded(n, 1, u32::MAX as usize)?;
             }
             "loglevel" => match value.to_ascii_lowercase().as_str() {
                 l @ ("debug" | "verbose" | "notice" | "warning" | "nothing") => {
@@ -376,41 +362,20 @@ impl Config {
                 _ => return Err(ConfigError("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into())),
             },
             "proto-max-bulk-len" => {
-                let n = parse_memory(value).ok_or_else(|| ConfigError("argument must be a memory value".into()))?;
-                if n < 1024 * 1024 {
-                    return Err(ConfigError("argument must be between 1048576 and 9223372036854775807 inclusive".into()));
-                }
-                self.proto_max_bulk_len = n as i64;
+                self.proto_max_bulk_len = bounded(memory(value)?, 1 << 20, i64::MAX as u64)? as i64
             }
             "client-query-buffer-limit" => {
-                let n = parse_memory(value).ok_or_else(|| ConfigError("argument must be a memory value".into()))?;
-                if n < 1024 * 1024 {
-                    return Err(ConfigError("argument must be between 1048576 and 9223372036854775807 inclusive".into()));
-                }
-                self.client_query_buffer_limit = n as usize;
+                self.client_query_buffer_limit =
+                    bounded(memory(value)?, 1 << 20, i64::MAX as u64)? as usize
             }
             "max-commands-per-turn" => {
-                let n = int(value)?;
-                if !(1..=i64::MAX).contains(&n) {
-                    return Err(ConfigError(
-                        "argument must be between 1 and 9223372036854775807 inclusive".into(),
-                    ));
-                }
-                self.max_commands_per_turn = n as u64;
+                self.max_commands_per_turn = bounded(int(value)?, 1, i64::MAX)? as u64
             }
             "client-input-backlog" => {
-                let n = parse_memory(value)
-                    .ok_or_else(|| ConfigError("argument must be a memory value".into()))?;
-                if !(16 * 1024..=i64::MAX as u64).contains(&n) {
-                    return Err(ConfigError(
-                        "argument must be between 16384 and 9223372036854775807 inclusive".into(),
-                    ));
-                }
-                self.client_input_backlog = n as usize;
+                self.client_input_backlog =
+                    bounded(memory(value)?, 16 << 10, i64::MAX as u64)? as usize
             }
-            "maxmemory" => {
-                self.maxmemory = parse_memory(value).ok_or_else(|| ConfigError("argument must be a memory value".into()))?
-            }
+            "maxmemory" => self.maxmemory = memory(value)?,
             "maxmemory-policy" => {
                 let v = value.to_ascii_lowercase();
                 if !POLICIES.contains(&v.as_str()) {
@@ -576,6 +541,28 @@ mod tests {
         assert_eq!(c.maxmemory, 1 << 20);
         let e = c.load_file("nosuchthing 1\n", "t.conf").unwrap_err();
         assert!(e.0.contains("Bad directive"), "{e}");
+    }
+
+    /// Range errors as Redis 7.0 words them, with Redis's bounds (each checked against
+    /// redis-server 7.0.15's CONFIG SET).
+    #[test]
+    fn ranges_as_redis() {
+        let mut c = Config::default();
+        let err = |c: &mut Config, n, v| c.set_runtime(n, v).unwrap_err().0;
+        assert_eq!(
+            err(&mut c, "maxclients", "5000000000"),
+            "argument must be between 1 and 4294967295 inclusive"
+        );
+        assert_eq!(
+            err(&mut c, "proto-max-bulk-len", "1000"),
+            "argument must be between 1048576 and 9223372036854775807 inclusive"
+        );
+        assert_eq!(
+            err(&mut c, "list-max-listpack-size", "3000000000"),
+            "argument must be between -2147483648 and 2147483647 inclusive"
+        );
+        c.set_runtime("list-max-listpack-size", "-6").unwrap();
+        assert_eq!(c.get("list-max-listpack-size").as_deref(), Some("-6"));
     }
 
     #[test]
